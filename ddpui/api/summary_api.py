@@ -1,0 +1,51 @@
+"""Read API for stored summaries: no call to Prefect, Airbyte or the LLM; always within the caller's org."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
+from ddpui.core.flow_runs import FAILURE_STATE_NAMES
+from ddpui.core.summaries.on_demand import failure_session, flow_run_in_org, org_sessions
+from ddpui.models import PrefectFlowRun, SummaryStatus
+
+router = Router(tags=["summaries"])
+MAX_LIST = 200
+
+
+class SummaryFilters(Schema):
+    """Filters of the summary list."""
+
+    status: SummaryStatus | None = None
+    since: datetime | None = None
+    limit: int = 50
+
+
+@router.get(
+    "/flow_runs/{flow_run_id}/summary",
+    response={200: SummaryOut | PendingOut, 404: ErrorOut},
+    summary="The stored failure summary of a flow run",
+)
+def flow_run_summary(request: HttpRequest, flow_run_id: str):
+    """The stored summary of the run's failed step, or `pending` while it is made; 404 outside the org."""
+    org = request.orguser.org
+    session = failure_session(org, flow_run_id)
+    if session is not None:
+        return 200, summary_out(session)
+    run = PrefectFlowRun.objects.filter(flow_run_id=flow_run_id).first()
+    if run is not None and run.state_name in FAILURE_STATE_NAMES and flow_run_in_org(org, flow_run_id):
+        return 200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING}
+    return 404, {"detail": "no summary for this flow run"}
+
+
+@router.get("/summaries", response=list[SummaryOut], summary="The org's recent failure summaries, newest first")
+def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
+    """Recent summaries of the caller's org, filtered by status and time."""
+    sessions = org_sessions(request.orguser.org).select_related("reused_from")
+    if filters.status:
+        sessions = sessions.filter(status=filters.status)
+    if filters.since:
+        sessions = sessions.filter(created_at__gte=filters.since)
+    limit = min(max(filters.limit, 1), MAX_LIST)
+    return [summary_out(session) for session in sessions.order_by("-created_at")[:limit]]

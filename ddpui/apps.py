@@ -1,0 +1,26 @@
+"""The ddpui Django app."""
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.module_loading import import_string
+
+ENSURE_SCHEDULES = "ddpui.core.schedules.ensure_schedules"
+
+
+def ensure_schedules_after_migrate(**kwargs) -> None:
+    """post_migrate receiver: create or update the Django-Q2 schedules (idempotent by name).
+
+    Looked up by path at call time because django_q's models cannot be imported before the app registry is ready.
+    """
+    import_string(ENSURE_SCHEDULES)(**kwargs)
+
+
+class DdpuiConfig(AppConfig):
+    """App config: models live in ddpui.models, migrations in ddpui.migrations."""
+
+    name = "ddpui"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the schedule set-up to migrate."""
+        post_migrate.connect(ensure_schedules_after_migrate, sender=self, dispatch_uid="ddpui-ensure-schedules")

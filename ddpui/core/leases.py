@@ -1,0 +1,24 @@
+"""Race-safe claims: a conditional UPDATE whose row count says who won (no exists()-then-write)."""
+
+from datetime import timedelta
+
+from django.db.models import Model, Q
+from django.utils import timezone
+
+
+def claim(model: type[Model], pk: int, *, seconds: float, extra: Q | None = None) -> bool:
+    """Give the caller the row for `seconds` if nobody holds it (or a holder's lease expired).
+
+    A worker that dies keeps nothing: its lease simply runs out and the next try takes the row over.
+    """
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    condition = free & extra if extra is not None else free
+    return bool(
+        model.objects.filter(Q(pk=pk) & condition).update(lease_until=now + timedelta(seconds=seconds))
+    )
+
+
+def release(model: type[Model], pk: int) -> None:
+    """Give the row back before the lease runs out."""
+    model.objects.filter(pk=pk).update(lease_until=None)

@@ -1,0 +1,207 @@
+"""Gathers the evidence of the failed step only: its own logs, and the structured facts that explain them.
+
+- a Prefect task: all of its logs, paged, level and timestamp kept, re-read until the count is stable
+  (logs reach Prefect up to ~1.2 s after the webhook);
+- a subflow or a flow body: that (sub)flow run's own logs, not the parent's;
+- an Airbyte sync: the job of THAT connection created inside this step's time window (from our AirbyteJob
+  table, fetched from Airbyte once if missing), its latest failed attempt, that attempt's logs and
+  Airbyte's own failureSummary;
+- a crashed run with no logs: the state message is the evidence.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ddpui.clients import airbyte, prefect
+from ddpui.core.airbyte_jobs import WINDOW_MARGIN, fetch_and_store_job, sync_connection_jobs
+from ddpui.core.flow_runs import FlowRunInfo
+from ddpui.core.summaries.condense import LogLine
+from ddpui.core.summaries.locate import FailedStep
+from ddpui.models import AirbyteJob
+
+logger = logging.getLogger(__name__)
+
+FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
+# Logs of a run that ended this long ago have all arrived: read once, do not wait.
+LOGS_SETTLED_AFTER = timedelta(seconds=10)
+
+
+@dataclass
+class Evidence:
+    """What we know about the failed step, before condensing."""
+
+    lines: list[LogLine]
+    structured: list[str]
+    source: str
+    wait_ms: int = 0
+    fetch_ms: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def log_lines_of(logs: list) -> list[LogLine]:
+    """Prefect logs as LogLines, one per text line (a failed task's message holds a whole traceback)."""
+    lines: list[LogLine] = []
+    for log in logs:
+        level = logging.getLevelName(log.level) if isinstance(log.level, int) else None
+        stamp = log.timestamp.isoformat() if log.timestamp else None
+        for index, text in enumerate(str(log.message or "").splitlines() or [""]):
+            lines.append(LogLine(text=text, level=level if index == 0 else None, timestamp=stamp if index == 0 else None))
+    return lines
+
+
+def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[list, int]:
+    """The step's logs, re-read until two reads agree (bounded by LOG_SETTLE_MAX_SECONDS); also ms waited."""
+    scope = {"task_run_id": step.task_run_id} if step.log_scope == "task_run" else {"flow_run_id": step.flow_run_id}
+    logs = prefect.read_logs(**scope)
+    if ended_at and timezone.now() - ended_at > LOGS_SETTLED_AFTER:
+        return logs, 0
+    waited = 0.0
+    while waited < settings.LOG_SETTLE_MAX_SECONDS:
+        time.sleep(settings.LOG_SETTLE_INTERVAL_SECONDS)
+        waited += settings.LOG_SETTLE_INTERVAL_SECONDS
+        again = prefect.read_logs(**scope)
+        if len(again) == len(logs) and logs:
+            break
+        logs = again
+    return logs, int(waited * 1000)
+
+
+def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:
+    """Prefect's state messages of the step and of the run: often the whole story of a crash or timeout."""
+    facts = []
+    if step.state_message:
+        facts.append(f"Prefect state of step '{step.label}': {step.state_name}: {step.state_message}")
+    if root.state_message and root.state_message != step.state_message:
+        facts.append(f"Prefect state of the run: {root.state_name}: {root.state_message}")
+    elif not facts:
+        facts.append(f"Prefect state of the run: {root.state_name}")
+    return facts
+
+
+def prefect_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
+    """A Prefect task's or (sub)flow's own logs plus the state messages."""
+    started = time.monotonic()
+    logs, wait_ms = settled_prefect_logs(step, step.end_time or root.end_time)
+    lines = log_lines_of(logs)
+    evidence = Evidence(
+        lines=lines,
+        structured=state_facts(step, root),
+        source=f"Prefect logs of {'task run ' + str(step.task_run_id) if step.log_scope == 'task_run' else 'flow run ' + step.flow_run_id}",
+        wait_ms=wait_ms,
+    )
+    if not lines:
+        evidence.notes.append("Prefect recorded no log lines for this step (a crash can end a run before any).")
+    evidence.fetch_ms = int((time.monotonic() - started) * 1000) - wait_ms
+    return evidence
+
+
+def job_of_this_run(connection_id: str, started: datetime, ended: datetime) -> AirbyteJob | None:
+    """The connection's job created inside this step's window: a failed one first, else the latest."""
+    jobs = list(
+        AirbyteJob.objects.filter(
+            config_id=connection_id,
+            created_at__gte=started - WINDOW_MARGIN,
+            created_at__lte=ended + WINDOW_MARGIN,
+        ).order_by("-created_at")
+    )
+    for job in jobs:
+        if job.status in FAILED_JOB_STATUSES:
+            return job
+    return jobs[0] if jobs else None
+
+
+def failed_attempt(job: AirbyteJob) -> dict | None:
+    """The failed attempt with the highest id, else the last attempt."""
+    attempts = [a for a in job.attempts or [] if isinstance(a, dict)]
+    failed = [a for a in attempts if a.get("status") == "failed"]
+    pool = failed or attempts
+    return max(pool, key=lambda a: int(a.get("id") or 0)) if pool else None
+
+
+def failure_summary_facts(attempt: dict) -> list[str]:
+    """Airbyte's own diagnosis of an attempt, one line per failure."""
+    facts = []
+    for failure in (attempt.get("failureSummary") or {}).get("failures") or []:
+        if not isinstance(failure, dict):
+            continue
+        origin = failure.get("failureOrigin") or "unknown origin"
+        kind = failure.get("failureType") or "unknown type"
+        message = failure.get("externalMessage") or failure.get("internalMessage") or ""
+        facts.append(f"Airbyte failure ({origin}, {kind}): {message}")
+        internal = failure.get("internalMessage")
+        if internal and internal != message:
+            facts.append(f"Airbyte internal message: {internal}")
+    return facts
+
+
+def airbyte_log_lines(job_id: int, attempt_number: int) -> list[LogLine]:
+    """One attempt's log lines from Airbyte."""
+    return [
+        LogLine(text=entry["message"], level=entry.get("level"), timestamp=entry.get("timestamp"))
+        for entry in airbyte.get_attempt_logs(job_id, attempt_number)
+    ]
+
+
+def airbyte_job_evidence(job: AirbyteJob, attempt_number: int | None = None) -> tuple[Evidence, int | None]:
+    """An Airbyte job attempt's failureSummary and logs (the latest failed attempt unless one is given)."""
+    attempts = [a for a in job.attempts or [] if isinstance(a, dict)]
+    if attempt_number is None:
+        attempt = failed_attempt(job)
+    else:
+        attempt = next((a for a in attempts if int(a.get("id") or 0) == attempt_number), None)
+    number = int(attempt.get("id") or 0) if attempt else attempt_number
+    structured = [f"Airbyte job {job.job_id} ({job.job_type}) of connection {job.config_id}: {job.status}"]
+    structured.extend(failure_summary_facts(attempt or {}))
+    evidence = Evidence(lines=[], structured=structured, source=f"Airbyte job {job.job_id} attempt {number}")
+    if number is not None:
+        try:
+            evidence.lines = airbyte_log_lines(job.job_id, number)
+        except airbyte.AirbyteError as exc:
+            evidence.notes.append(f"Airbyte logs unavailable: {exc}")
+    return evidence, number
+
+
+def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
+    """The Airbyte job of this step's connection in this run; Prefect's logs if no such job exists."""
+    started_clock = time.monotonic()
+    window_start = step.start_time or root.start_time or root.expected_start_time or timezone.now()
+    window_end = step.end_time or root.end_time or timezone.now()
+    job = job_of_this_run(step.connection_id, window_start, window_end)
+    if job is None:
+        try:
+            sync_connection_jobs(step.connection_id, started=window_start, ended=window_end)
+        except airbyte.AirbyteError as exc:
+            logger.warning("could not fetch Airbyte jobs of %s: %s", step.connection_id, exc)
+        job = job_of_this_run(step.connection_id, window_start, window_end)
+    if job is None:
+        evidence = prefect_evidence(step, root)
+        evidence.notes.append(f"No Airbyte job of connection {step.connection_id} was found within this run.")
+        return evidence
+    evidence, attempt_number = airbyte_job_evidence(job)
+    step.airbyte_job_id, step.attempt = job.job_id, attempt_number
+    evidence.structured.extend(state_facts(step, root))
+    evidence.fetch_ms = int((time.monotonic() - started_clock) * 1000)
+    return evidence
+
+
+def requested_job_evidence(step: FailedStep) -> Evidence:
+    """An Airbyte job attempt asked for by id (on demand): from our table, else fetched from Airbyte once."""
+    started = time.monotonic()
+    job = AirbyteJob.objects.filter(job_id=step.airbyte_job_id).first() or fetch_and_store_job(step.airbyte_job_id)
+    evidence, step.attempt = airbyte_job_evidence(job, step.attempt)
+    evidence.fetch_ms = int((time.monotonic() - started) * 1000)
+    return evidence
+
+
+def gather_evidence(step: FailedStep, root: FlowRunInfo | None) -> Evidence:
+    """The evidence of the failed step only (see the module docstring). `root` is None for a job asked by id."""
+    if root is None:
+        return requested_job_evidence(step)
+    if step.kind == "airbyte" and step.connection_id:
+        return airbyte_step_evidence(step, root)
+    return prefect_evidence(step, root)

@@ -1,0 +1,211 @@
+"""Finds the step that failed: a Dalgo run stops at its first failure, so the first failed task run of the
+run's current attempt is it; a subflow's placeholder is followed down to the task that really failed; with no
+failed task at all (the flow body raised, or the run crashed first) the flow run itself is the step.
+"""
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prefect.client.schemas.objects import StateType, TaskRun
+
+from ddpui.clients import prefect
+from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, FlowRunInfo, flow_run_info_from_prefect
+
+FAILED_TASK_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
+# A runaway chain of subflows is a bug somewhere else; stop well before it costs anything.
+MAX_SUBFLOW_DEPTH = 10
+# Dalgo names its dbt and shell steps `dbtjob-<slug>` / `shellop-<slug>`.
+DALGO_STEP_NAME = re.compile(r"^(?P<prefix>dbtjob|shellop)-(?P<slug>[a-z0-9-]+?)(?:-\d+)?$")
+
+
+@dataclass
+class FailedStep:
+    """The step whose failure ended the run, and the Dalgo task it ran.
+
+    kind: airbyte (a sync/reset/clear of one connection), dbt, shell, task (another Prefect task), or flow
+    (the run or subflow failed outside any task).
+    """
+
+    kind: str
+    label: str
+    flow_run_id: str
+    task_run_id: str | None = None
+    state_name: str = ""
+    state_message: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    task_slug: str | None = None
+    task_seq: int | None = None
+    connection_id: str | None = None
+    airbyte_job_id: int | None = None
+    attempt: int | None = None
+    path: list[str] = field(default_factory=list)
+    # Whose logs are the evidence: the task run's own, or the (sub)flow run's.
+    log_scope: str = "flow_run"
+
+    @property
+    def key(self) -> str:
+        """The identity of the step within its org and root flow run (part of LlmSession's unique key)."""
+        if self.task_run_id:
+            return f"task:{self.task_run_id}"
+        return f"flow:{self.flow_run_id}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The failed_step object users read (DESIGN.md), JSON-safe."""
+        data = asdict(self)
+        for name in ("start_time", "end_time"):
+            data[name] = data[name].isoformat() if data[name] else None
+        return data
+
+
+def current_attempt_task_runs(flow_run: FlowRunInfo) -> list[TaskRun]:
+    """The task runs of the run's latest attempt (a retried flow leaves earlier attempts' runs), by start."""
+    runs = [
+        run
+        for run in prefect.read_task_runs(flow_run.id)
+        if (run.flow_run_run_count or 1) == flow_run.run_count
+    ]
+    return sorted(runs, key=lambda run: run.start_time or run.expected_start_time or datetime.max.astimezone())
+
+
+def first_failed_task_run(task_runs: list[TaskRun]) -> TaskRun | None:
+    """The first FAILED or CRASHED task run; DBT_TEST_FAILED is a COMPLETED state and never matches."""
+    for run in task_runs:
+        if run.state and run.state.type in FAILED_TASK_STATE_TYPES:
+            return run
+    return None
+
+
+def connection_of(parameters: dict[str, Any]) -> str | None:
+    """The Airbyte connection a subflow syncs: Dalgo passes it in `payload.connection_id`."""
+    if not isinstance(parameters, dict):
+        return None
+    payload = parameters.get("payload")
+    for source in (payload, parameters):
+        if isinstance(source, dict) and source.get("connection_id"):
+            return str(source["connection_id"])
+    return None
+
+
+def dalgo_task_for(step: FailedStep, root: FlowRunInfo) -> dict[str, Any] | None:
+    """The entry of the root run's `config.tasks` that this step ran.
+
+    An Airbyte step is matched by ITS connection (not the pipeline's first one); other steps by the slug in
+    Dalgo's step name (`dbtjob-dbt-run` -> dbt-run), the longest slug that fits winning.
+    """
+    tasks = root.dalgo_tasks
+    if step.connection_id:
+        for task in tasks:
+            if str(task.get("connection_id") or "") == step.connection_id:
+                return task
+    names = [name.lower() for name in [step.label, *step.path] if name]
+    for name in names:
+        match = DALGO_STEP_NAME.match(name)
+        wanted = match["slug"] if match else None
+        candidates = sorted(tasks, key=lambda t: -len(str(t.get("slug") or "")))
+        for task in candidates:
+            slug = str(task.get("slug") or "")
+            if slug and (slug == wanted or (wanted is None and slug in name)):
+                return task
+    return None
+
+
+def kind_for(task: dict[str, Any] | None, label: str, connection_id: str | None) -> str:
+    """airbyte, dbt, shell or task, from the Dalgo task (when known) and the step's own name."""
+    slug = str((task or {}).get("slug") or "")
+    if connection_id or slug in AIRBYTE_TASK_SLUGS:
+        return "airbyte"
+    lowered = label.lower()
+    if slug.startswith("dbt") or lowered.startswith("dbtjob") or "dbt" in lowered:
+        return "dbt"
+    if lowered.startswith("shellop") or slug.startswith("git"):
+        return "shell"
+    return "task"
+
+
+def step_from_task_run(run: TaskRun, flow_run: FlowRunInfo, path: list[str]) -> FailedStep:
+    """A failed (non-subflow) task run as a FailedStep."""
+    return FailedStep(
+        kind="task",
+        label=run.name or run.task_key or str(run.id),
+        flow_run_id=flow_run.id,
+        task_run_id=str(run.id),
+        state_name=(run.state.name if run.state else "") or "",
+        state_message=(run.state.message if run.state else "") or "",
+        start_time=run.start_time,
+        end_time=run.end_time,
+        path=path,
+        log_scope="task_run",
+    )
+
+
+def step_from_flow_run(flow_run: FlowRunInfo, path: list[str]) -> FailedStep:
+    """A flow run that failed outside any task (flow body raised, crashed, timed out) as a FailedStep."""
+    return FailedStep(
+        kind="flow",
+        label=flow_run.name or flow_run.id,
+        flow_run_id=flow_run.id,
+        state_name=flow_run.state_name,
+        state_message=flow_run.state_message,
+        start_time=flow_run.start_time,
+        end_time=flow_run.end_time,
+        path=path,
+    )
+
+
+def descend(flow_run: FlowRunInfo, path: list[str], depth: int) -> tuple[FailedStep, dict[str, Any]]:
+    """The failed step inside `flow_run`, following subflow placeholders; also the innermost run's parameters."""
+    failed = first_failed_task_run(current_attempt_task_runs(flow_run))
+    if failed is None:
+        return step_from_flow_run(flow_run, path), flow_run.parameters
+    child_id = failed.state.state_details.child_flow_run_id if failed.state else None
+    label = failed.name or failed.task_key or str(failed.id)
+    if child_id and depth < MAX_SUBFLOW_DEPTH:
+        child = flow_run_info_from_prefect(prefect.read_flow_run(str(child_id)))
+        step, parameters = descend(child, [*path, label], depth + 1)
+        # A sync subflow knows its connection; an inner task does not: keep the nearest one found.
+        return step, parameters if connection_of(parameters) else {**child.parameters, **parameters}
+    return step_from_task_run(failed, flow_run, path), flow_run.parameters
+
+
+def attach_dalgo_task(step: FailedStep, root: FlowRunInfo) -> FailedStep:
+    """Fill the step's Dalgo task (slug, seq, connection) and its kind; the root run's own body stays `flow`."""
+    task = dalgo_task_for(step, root)
+    if task:
+        step.task_slug = str(task.get("slug") or "") or None
+        step.task_seq = task.get("seq") if isinstance(task.get("seq"), int) else None
+    is_root_body = step.kind == "flow" and not step.path and not step.connection_id
+    if not is_root_body:
+        step.kind = kind_for(task, " ".join([step.label, *step.path]), step.connection_id)
+    return step
+
+
+def locate_failed_step(root: FlowRunInfo) -> FailedStep:
+    """The step that failed in a root flow run, mapped to its Dalgo task (slug, seq, connection)."""
+    step, parameters = descend(root, [], 0)
+    step.connection_id = connection_of(parameters)
+    return attach_dalgo_task(step, root)
+
+
+def step_for_task_run(root: FlowRunInfo, task_run_id: str) -> FailedStep:
+    """The step for one given task run or subflow run id (on-demand summaries of any task, failed or not)."""
+    for run in prefect.read_task_runs(root.id):
+        if str(run.id) == task_run_id:
+            child_id = run.state.state_details.child_flow_run_id if run.state else None
+            if child_id:
+                child = flow_run_info_from_prefect(prefect.read_flow_run(str(child_id)))
+                step = step_from_flow_run(child, [run.name or ""])
+                step.task_run_id = task_run_id
+                step.connection_id = connection_of(child.parameters)
+            else:
+                step = step_from_task_run(run, root, [])
+            break
+    else:
+        # Dalgo's UI may pass a subflow's flow run id as task_id.
+        child = flow_run_info_from_prefect(prefect.read_flow_run(task_run_id))
+        step = step_from_flow_run(child, [])
+        step.task_run_id = task_run_id
+        step.connection_id = connection_of(child.parameters)
+    return attach_dalgo_task(step, root)

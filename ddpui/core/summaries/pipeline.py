@@ -1,0 +1,149 @@
+"""The summary pipeline: locate -> evidence -> condense -> (reuse or) summarize -> store.
+
+Entry points:
+- summarize_flow_run: the automatic path (a failed root run), also `manage.py summarize_flow_run`;
+- produce_session: (re)does one stored row; the retry schedule and the on-demand endpoints use it.
+Every path ends in `produce`, which claims the row, so duplicate enqueues make one model call.
+"""
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from ddpui.clients import prefect
+from ddpui.clients.airbyte import AirbyteError
+from ddpui.clients.prefect import PrefectError
+from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
+from ddpui.core.leases import release
+from ddpui.core.summaries.condense import condense
+from ddpui.core.summaries.evidence import gather_evidence
+from ddpui.core.summaries.fingerprint import fingerprint
+from ddpui.core.summaries.locate import FailedStep, locate_failed_step, step_for_task_run
+from ddpui.core.summaries.store import (
+    claim_session,
+    find_reusable,
+    needs_work,
+    record_failure,
+    save_reuse,
+    save_summary,
+    session_for_step,
+)
+from ddpui.core.summaries.summarize import summarize_logs
+from ddpui.models import LlmSession
+
+logger = logging.getLogger(__name__)
+
+
+class Stopwatch:
+    """Milliseconds spent per stage, for the stored `timings`."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, int] = {}
+        self.started = time.monotonic()
+
+    def lap(self, stage: str) -> None:
+        """Record the time since the previous lap under `stage`."""
+        now = time.monotonic()
+        self.timings[stage] = self.timings.get(stage, 0) + int((now - self.started) * 1000)
+        self.started = now
+
+
+def read_root(flow_run_id: str) -> FlowRunInfo:
+    """The flow run from Prefect."""
+    return flow_run_info_from_prefect(prefect.read_flow_run(flow_run_id))
+
+
+def summarize_flow_run(flow_run_id: str, *, regenerate: bool = False) -> LlmSession | None:
+    """Summarize the failed step of a flow run (the automatic path). None if the run names no known org."""
+    clock = Stopwatch()
+    root = read_root(flow_run_id)
+    org = org_of(root)
+    if org is None:
+        logger.warning("flow run %s names no known org: no summary", flow_run_id)
+        return None
+    step = locate_failed_step(root)
+    clock.lap("locate")
+    session = session_for_step(org=org, flow_run_id=root.id, step_key=step.key, failed_step=step.as_json())
+    return produce(session, step=step, root=root, regenerate=regenerate, clock=clock)
+
+
+def step_from_json(data: dict[str, Any]) -> FailedStep:
+    """Rebuild a FailedStep from a stored `failed_step` object."""
+    fields = {name: data.get(name) for name in FailedStep.__dataclass_fields__ if name in data}
+    for name in ("start_time", "end_time"):
+        value = fields.get(name)
+        fields[name] = parse_datetime(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+    fields.setdefault("path", [])
+    return FailedStep(**fields)
+
+
+def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = False) -> LlmSession | None:
+    """(Re)do the summary of one stored row: a due retry (`retry`), or an on-demand regenerate."""
+    session = LlmSession.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    try:
+        root = read_root(session.flow_run_id) if session.flow_run_id else None
+        # An on-demand task row starts as a placeholder: resolve the task (or subflow) it names.
+        if root is not None and session.trigger == "on_demand" and session.task_id:
+            step = step_for_task_run(root, session.task_id)
+        else:
+            step = step_from_json(session.failed_step)
+    except PrefectError as exc:
+        return record_failure(session, f"Prefect: {exc}")
+    return produce(session, step=step, root=root, regenerate=regenerate, clock=Stopwatch(), retry=retry)
+
+
+def produce(
+    session: LlmSession,
+    *,
+    step: FailedStep,
+    root: FlowRunInfo | None,
+    regenerate: bool,
+    clock: Stopwatch,
+    retry: bool = False,
+) -> LlmSession:
+    """Claim the row, gather and condense the evidence, reuse or summarize, store. Never raises for a
+    dependency that is down: the row records the error and the retry schedule tries again."""
+    if not (retry or needs_work(session, regenerate=regenerate)) or not claim_session(session):
+        return session
+    try:
+        evidence = gather_evidence(step, root)
+        clock.timings["wait_for_logs"] = evidence.wait_ms
+        clock.lap("evidence")
+        clock.timings["evidence"] -= evidence.wait_ms
+        excerpt = condense(
+            evidence.lines,
+            structured=[*evidence.structured, *evidence.notes],
+            budget_tokens=settings.SUMMARY_TOKEN_BUDGET,
+        )
+        failure_print = fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step.kind)
+        clock.lap("condense")
+        failed_step = step.as_json()
+        source = None if regenerate else find_reusable(session, failure_print)
+        if source is not None:
+            clock.lap("summarize")
+            return save_reuse(session, source=source, excerpt=excerpt, failed_step=failed_step, timings=clock.timings)
+        result = summarize_logs(
+            excerpt=excerpt,
+            failed_step=failed_step,
+            run_name=root.name if root else "",
+            state_name=root.state_name if root else "",
+        )
+        clock.lap("summarize")
+        saved = save_summary(
+            session, result=result, excerpt=excerpt, failed_step=failed_step, fingerprint=failure_print,
+            timings=clock.timings,
+        )
+        clock.lap("store")
+        LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
+        return saved
+    except (PrefectError, AirbyteError) as exc:
+        logger.warning("summary %s: %s", session.pk, exc)
+        return record_failure(session, str(exc))
+    finally:
+        release(LlmSession, session.pk)

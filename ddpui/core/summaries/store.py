@@ -1,0 +1,208 @@
+"""Stores summaries: one LlmSession per (org, flow run, step), claimed by lease, retried with backoff."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from ddpui.core.leases import claim
+from ddpui.core.summaries.condense import Excerpt
+from ddpui.core.summaries.redact import redact_text
+from ddpui.core.summaries.summarize import SummaryResult
+from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
+
+SUMMARY_FIELDS = (
+    "title",
+    "summary",
+    "root_cause",
+    "category",
+    "fix_steps",
+    "evidence",
+    "is_transient",
+    "confidence",
+    "provider",
+    "model",
+    "prompt_version",
+    "tokens_in",
+    "tokens_out",
+    "latency_ms",
+)
+
+
+def session_lease_seconds() -> float:
+    """Long enough for the slowest summary (log wait + model timeout), short enough that a dead worker's
+    claim frees the row within minutes."""
+    return settings.LOG_SETTLE_MAX_SECONDS + 2 * settings.LLM_TIMEOUT_SECONDS + 60
+
+
+def session_for_step(
+    *,
+    org: Org,
+    flow_run_id: str,
+    step_key: str,
+    failed_step: dict[str, Any],
+    orguser: OrgUser | None = None,
+    trigger: str = "failure",
+) -> LlmSession:
+    """The session row of this step, created pending if new. The unique constraint settles races."""
+    session, _ = LlmSession.objects.get_or_create(
+        org=org,
+        flow_run_id=flow_run_id,
+        step_key=step_key,
+        defaults={
+            "orguser": orguser,
+            "trigger": trigger,
+            "failed_step": failed_step,
+            "task_id": failed_step.get("task_run_id") or failed_step.get("flow_run_id"),
+            "airbyte_job_id": failed_step.get("airbyte_job_id"),
+            "attempt_number": failed_step.get("attempt"),
+        },
+    )
+    return session
+
+
+def claim_session(session: LlmSession) -> bool:
+    """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires)."""
+    return claim(LlmSession, session.pk, seconds=session_lease_seconds())
+
+
+def needs_work(session: LlmSession, *, regenerate: bool) -> bool:
+    """Pending rows need work; ready and failed ones only when regenerated or when their retry is due
+    (a ready offline summary waiting for the model, a failed one with tries left)."""
+    if regenerate or session.status == SummaryStatus.PENDING:
+        return True
+    return session.next_attempt_at is not None and session.next_attempt_at <= timezone.now()
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff from SUMMARY_RETRY_BASE_SECONDS, never sooner than the server's Retry-After."""
+    delay = settings.SUMMARY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=max(min(delay, 6 * 3600), retry_after or 0))
+
+
+def dalgo_response_text(result: SummaryResult | LlmSession) -> str:
+    """The summary as one readable text, for Dalgo's `response` pairs and the stp endpoint."""
+    lines = [result.title, "", result.summary]
+    if result.root_cause:
+        lines += ["", f"Root cause: {result.root_cause}"]
+    if result.fix_steps:
+        lines += ["", "How to fix it:"] + [f"{n}. {step}" for n, step in enumerate(result.fix_steps, 1)]
+    return "\n".join(lines).strip()
+
+
+def save_summary(
+    session: LlmSession,
+    *,
+    result: SummaryResult,
+    excerpt: Excerpt,
+    failed_step: dict[str, Any],
+    fingerprint: str,
+    timings: dict[str, int],
+) -> LlmSession:
+    """Store a summary as ready. Model text is redacted too: a model may echo what it should not."""
+    for name in SUMMARY_FIELDS:
+        setattr(session, name, getattr(result, name))
+    session.title = redact_text(session.title)
+    session.summary = redact_text(session.summary)
+    session.root_cause = redact_text(session.root_cause)
+    session.fix_steps = [redact_text(step) for step in session.fix_steps]
+    session.status = SummaryStatus.READY
+    session.failed_step = failed_step
+    session.airbyte_job_id = failed_step.get("airbyte_job_id")
+    session.attempt_number = failed_step.get("attempt")
+    session.fingerprint = fingerprint
+    session.reused_from = None
+    session.excerpt = excerpt.text
+    session.timings = timings
+    session.response = [{"prompt": result.prompt or "summarize the failure", "response": dalgo_response_text(session)}]
+    session.assistant_prompt = result.prompt
+    session.attempts += 1
+    if result.llm_error:
+        # The offline summary is shown meanwhile; the retry schedule asks the model again later.
+        session.last_error = f"LLM: {result.llm_error}"
+        session.next_attempt_at = (
+            timezone.now() + retry_delay(session.attempts, result.retry_after)
+            if result.llm_error_transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
+            else None
+        )
+    else:
+        session.last_error = ""
+        session.next_attempt_at = None
+    session.lease_until = None
+    session.save()
+    return session
+
+
+def save_reuse(
+    session: LlmSession, *, source: LlmSession, excerpt: Excerpt, failed_step: dict[str, Any], timings: dict[str, int]
+) -> LlmSession:
+    """Store a recurring failure as a copy of an earlier ready summary, with no model call."""
+    for name in SUMMARY_FIELDS:
+        setattr(session, name, getattr(source, name))
+    session.status = SummaryStatus.READY
+    session.failed_step = failed_step
+    session.fingerprint = source.fingerprint
+    session.reused_from = source
+    session.tokens_in, session.tokens_out, session.latency_ms = 0, 0, 0
+    session.excerpt = excerpt.text
+    session.timings = timings
+    session.response = source.response
+    session.attempts += 1
+    session.last_error = ""
+    session.next_attempt_at = None
+    session.lease_until = None
+    session.save()
+    return session
+
+
+def record_failure(session: LlmSession, error: str, *, transient: bool = True) -> LlmSession:
+    """A try failed: the row says failed with the reason, and is retried with backoff until the limit.
+
+    A row already ready (an offline summary awaiting the model) stays ready and readable.
+    """
+    session.attempts += 1
+    session.last_error = error[:4000]
+    session.lease_until = None
+    retry = transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
+    session.next_attempt_at = timezone.now() + retry_delay(session.attempts) if retry else None
+    if session.status != SummaryStatus.READY:
+        session.status = SummaryStatus.FAILED
+    session.save()
+    return session
+
+
+def find_reusable(session: LlmSession, fingerprint: str) -> LlmSession | None:
+    """A ready summary of the same org with the same fingerprint from the last SUMMARY_REUSE_DAYS days."""
+    if not fingerprint:
+        return None
+    since = timezone.now() - timedelta(days=settings.SUMMARY_REUSE_DAYS)
+    return (
+        LlmSession.objects.filter(
+            org_id=session.org_id, fingerprint=fingerprint, status=SummaryStatus.READY, created_at__gte=since
+        )
+        .filter(Q(reused_from__isnull=True))
+        .exclude(pk=session.pk)
+        .exclude(provider="offline", next_attempt_at__isnull=False)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def due_for_retry(limit: int = 50) -> list[int]:
+    """Ids of sessions whose next try is due and that nobody holds."""
+    now = timezone.now()
+    return list(
+        LlmSession.objects.filter(next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def mark_failed_by_hook(session_id: int, error: str) -> None:
+    """The task-failure hook's verdict: the worker raised or timed out; retry per our schedule."""
+    session = LlmSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        record_failure(session, f"task failed: {error}")

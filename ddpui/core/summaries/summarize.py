@@ -1,0 +1,125 @@
+"""summarize_logs: the ONE function that turns evidence into a summary, for the automatic and on-demand paths.
+
+With an LLM configured it makes one chat-completions call and validates the JSON answer; if the model is down
+or answers nonsense it returns the offline summary with `llm_error` set (the caller stores it and retries the
+model later). Without an LLM it returns the offline summary.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from ddpui.clients.llm import LlmError, chat_json, llm_configured
+from ddpui.core.summaries.categorize import categorize
+from ddpui.core.summaries.condense import Excerpt
+from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
+from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
+
+OFFLINE_PROMPT_VERSION = "offline-v1"
+MAX_EVIDENCE_LINES = 5
+
+
+@dataclass
+class SummaryResult:
+    """A structured summary and how it was made."""
+
+    title: str
+    summary: str
+    root_cause: str
+    category: str
+    fix_steps: list[str]
+    evidence: list[dict[str, Any]]
+    is_transient: bool | None
+    confidence: float | None
+    provider: str
+    model: str = ""
+    prompt_version: str = ""
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: int | None = None
+    prompt: str = ""
+    llm_error: str | None = None
+    llm_error_transient: bool = False
+    retry_after: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def grounded_evidence(cited: list[dict[str, Any]], excerpt: Excerpt) -> list[dict[str, Any]]:
+    """The model's cited lines, with their text taken from OUR excerpt (a model may misquote, never a secret)."""
+    kept = dict(excerpt.lines)
+    grounded = [{"line": item["line"], "text": kept[item["line"]]} for item in cited if item["line"] in kept]
+    return grounded[:MAX_EVIDENCE_LINES] or key_line_evidence(excerpt)
+
+
+def key_line_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
+    """The excerpt's top-ranked root-cause lines as evidence."""
+    return [{"line": number, "text": text} for number, text in excerpt.key_lines[:MAX_EVIDENCE_LINES]]
+
+
+def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: str) -> SummaryResult:
+    """An honest rule-based summary from the evidence: the failed step, a category, the key lines, a generic fix."""
+    key_texts = [text for _, text in excerpt.key_lines]
+    verdict = categorize(key_texts, other_text=excerpt.text, step_kind=str(failed_step.get("kind") or ""))
+    step_label = failed_step.get("task_slug") or failed_step.get("label") or "a step"
+    first_line = key_texts[0] if key_texts else (excerpt.structured[0] if excerpt.structured else "")
+    where = f"The step '{step_label}' {'crashed' if state_name == 'Crashed' else 'failed'}"
+    summary = f"{where}. {verdict.title}."
+    if first_line:
+        summary += f" The first error in its log says: {first_line[:300]}"
+    else:
+        summary += " Its log holds no error line; the run's state message is all the evidence there is."
+    return SummaryResult(
+        title=f"{step_label}: {verdict.title}"[:300],
+        summary=summary,
+        root_cause=first_line[:2000] or verdict.title,
+        category=verdict.category,
+        fix_steps=list(verdict.fix_steps),
+        evidence=key_line_evidence(excerpt),
+        is_transient=verdict.is_transient,
+        confidence=None,
+        provider="offline",
+        model="rules",
+        prompt_version=OFFLINE_PROMPT_VERSION,
+        tokens_in=excerpt.tokens_out,
+        tokens_out=0,
+        latency_ms=0,
+    )
+
+
+def summarize_logs(
+    *, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
+) -> SummaryResult:
+    """Turn a condensed, redacted excerpt into a validated structured summary (one LLM call at most)."""
+    if not llm_configured():
+        return offline_summary(excerpt, failed_step, state_name)
+    messages = build_messages(excerpt, failed_step, run_name=run_name, state_name=state_name)
+    prompt = messages[-1]["content"]
+    try:
+        answer = chat_json(messages, schema=SUMMARY_SCHEMA)
+        parsed = parse_summary(answer.content)
+    except (LlmError, SummaryFormatError) as exc:
+        fallback = offline_summary(excerpt, failed_step, state_name)
+        fallback.llm_error = str(exc)
+        fallback.llm_error_transient = getattr(exc, "transient", True)
+        fallback.retry_after = getattr(exc, "retry_after", None)
+        fallback.prompt = prompt
+        return fallback
+    return SummaryResult(
+        title=parsed["title"],
+        summary=parsed["summary"],
+        root_cause=parsed["root_cause"],
+        category=parsed["category"],
+        fix_steps=parsed["fix_steps"],
+        evidence=grounded_evidence(parsed["evidence"], excerpt),
+        is_transient=parsed["is_transient"],
+        confidence=parsed["confidence"],
+        provider="openai",
+        model=answer.model or settings.LLM_MODEL,
+        prompt_version=PROMPT_VERSION,
+        tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out,
+        latency_ms=answer.latency_ms,
+        prompt=prompt,
+        raw=parsed,
+    )

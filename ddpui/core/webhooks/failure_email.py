@@ -1,0 +1,46 @@
+"""Handler step: tell an org's managers that a pipeline run failed."""
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+from ddpui.core.flow_runs import FlowRunInfo
+from ddpui.core.summaries.redact import redact_text
+from ddpui.models import MANAGER_ROLES, Org, OrgUser
+
+
+def manager_emails(org: Org) -> list[str]:
+    """Email addresses of the org's managers."""
+    return sorted(
+        {
+            email
+            for email in OrgUser.objects.filter(org=org, role__in=MANAGER_ROLES).values_list("user__email", flat=True)
+            if email
+        }
+    )
+
+
+def failure_email_text(info: FlowRunInfo, org: Org) -> tuple[str, str]:
+    """Subject and body of the failure email."""
+    subject = f"Dalgo: pipeline run {info.name or info.id} {info.state_name.lower()}"
+    body = (
+        f"Hello,\n\nA pipeline run of {org.name} ended in state {info.state_name}.\n\n"
+        f"Run: {info.name or info.id}\nRun id: {info.id}\n"
+        f"{'Message: ' + redact_text(info.state_message[:500]) + chr(10) if info.state_message else ''}"
+        f"\nA plain-language summary of what went wrong will be in Dalgo within a minute:\n"
+        f"{settings.FRONTEND_URL}/pipeline/history?flow_run_id={info.id}\n\n— Dalgo\n"
+    )
+    return subject, body
+
+
+def email_failure(info: FlowRunInfo, org: Org | None) -> str:
+    """Step 3 of the handler: on Failed/Crashed/TimedOut of a deployment run, email the org's managers."""
+    if not info.is_failure or not info.deployment_id or not info.is_root:
+        return "not a failed deployment run: no email"
+    if org is None:
+        return "org unknown: no email"
+    recipients = manager_emails(org)
+    if not recipients:
+        return "org has no managers with an email address"
+    subject, body = failure_email_text(info, org)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    return f"emailed {len(recipients)} manager(s)"

@@ -1,0 +1,154 @@
+"""The notification handler, run on the qcluster. Dalgo's existing work first, the failure summary last.
+
+Steps, each isolated so that one failing does not skip the others (contract section 2):
+  1. read the flow run from Prefect (if Prefect is down, fall back to what the notification says, retry later)
+  2. flow-run row and task locks               3. failure emails to the org's managers
+  4. sync the Airbyte jobs of the run's connections
+  5. last, in its own guard: enqueue the failure summary of a root run that ended Failed/Crashed/TimedOut
+Steps that succeeded are remembered, so a retry redoes only what failed (no second email).
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ddpui.clients.prefect import FlowRunNotFound, PrefectError, read_flow_run
+from ddpui.core.airbyte_jobs import sync_connection_jobs
+from ddpui.core.flow_runs import (
+    FlowRunInfo,
+    flow_run_info_from_notification,
+    flow_run_info_from_prefect,
+    org_of,
+)
+from ddpui.core.leases import claim, release
+from ddpui.core.summaries.queue import enqueue_flow_run_summary
+from ddpui.core.webhooks.failure_email import email_failure
+from ddpui.core.webhooks.flow_run_record import record_flow_run_state
+from ddpui.models import Notification, NotificationStatus
+
+logger = logging.getLogger(__name__)
+
+READ_FLOW_RUN = "read_flow_run"
+NOTIFICATION_MAX_ATTEMPTS = 8
+# The handler's lease: longer than any handler run, shorter than a human would wait for a retry.
+HANDLER_LEASE_SECONDS = 300
+
+
+class StepSkipped(Exception):
+    """A step cannot run yet (e.g. it needs Prefect's data): retry it later."""
+
+
+def sync_airbyte_jobs(info: FlowRunInfo) -> str:
+    """Step 4: store the Airbyte jobs of each connection the run synced, created within the run's window."""
+    if not info.is_terminal:
+        return "run not finished: nothing to sync"
+    connection_ids = info.airbyte_connection_ids
+    if not connection_ids:
+        return "no Airbyte tasks"
+    started = info.start_time or info.expected_start_time
+    if started is None:
+        raise StepSkipped("the run's start time is unknown (Prefect not read yet)")
+    ended = info.end_time or timezone.now()
+    stored, errors = 0, []
+    for connection_id in connection_ids:
+        rows, job_errors = sync_connection_jobs(connection_id, started=started, ended=ended)
+        stored += len(rows)
+        errors.extend(job_errors)
+    if errors:
+        raise RuntimeError(f"stored {stored} job(s); failed: {'; '.join(errors)}")
+    return f"stored {stored} job(s) of {len(connection_ids)} connection(s)"
+
+
+def enqueue_summary(info: FlowRunInfo) -> str:
+    """Step 5: queue the failure summary of a root run that ended Failed, Crashed or TimedOut."""
+    if not (info.is_root and info.is_failure):
+        return "no summary needed"
+    enqueue_flow_run_summary(info.id)
+    return "summary queued"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff for a notification whose steps failed: 30 s, 1 min, 2 min, ... up to 1 h."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def read_flow_run_info(notification: Notification) -> tuple[FlowRunInfo, str | None]:
+    """Step 1: the flow run from Prefect, or from the notification with the error that forced it."""
+    try:
+        return flow_run_info_from_prefect(read_flow_run(notification.flow_run_id)), None
+    except FlowRunNotFound:
+        raise
+    except (PrefectError, ValueError) as exc:
+        return flow_run_info_from_notification(notification), str(exc)
+
+
+def handle_notification(notification_id: int) -> dict[str, str]:
+    """Run the handler steps for one notification; returns step -> outcome (also stored on the row)."""
+    if not claim(Notification, notification_id, seconds=HANDLER_LEASE_SECONDS):
+        return {"skipped": "another worker holds this notification"}
+    try:
+        notification = Notification.objects.get(pk=notification_id)
+        if notification.status in (NotificationStatus.HANDLED, NotificationStatus.FAILED):
+            return {"skipped": f"already {notification.status}"}
+        return run_steps(notification)
+    finally:
+        release(Notification, notification_id)
+
+
+def run_steps(notification: Notification) -> dict[str, str]:
+    """Steps 1-5 for a claimed notification; records what happened and schedules a retry if needed."""
+    done = set(notification.steps_done)
+    outcomes: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    try:
+        info, read_error = read_flow_run_info(notification)
+    except FlowRunNotFound as exc:
+        finish(notification, done, {READ_FLOW_RUN: f"Prefect does not know this flow run: {exc}"}, final=True)
+        return {READ_FLOW_RUN: "flow run not found"}
+    if read_error:
+        errors[READ_FLOW_RUN] = read_error
+    org = org_of(info)
+    steps: list[tuple[str, Callable[[], str]]] = [
+        ("flow_run_record", lambda: record_flow_run_state(info)),
+        ("failure_email", lambda: email_failure(info, org)),
+        ("airbyte_jobs", lambda: sync_airbyte_jobs(info)),
+        # Last and in its own guard: nothing above depends on it, and its failure undoes nothing above.
+        ("enqueue_summary", lambda: enqueue_summary(info)),
+    ]
+    for name, step in steps:
+        if name in done:
+            continue
+        if read_error and name == "flow_run_record":
+            # The state read from Prefect wins over the message: without it, recording could regress the row.
+            errors[name] = "waiting for Prefect"
+            continue
+        try:
+            outcomes[name] = step()
+            done.add(name)
+        except Exception as exc:  # each step is isolated: log, remember, go on
+            logger.exception("notification %s: step %s failed", notification.id, name)
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    finish(notification, done, errors, final=False)
+    return {**outcomes, **{name: f"error: {error}" for name, error in errors.items()}}
+
+
+def finish(notification: Notification, done: set[str], errors: dict[str, str], *, final: bool) -> None:
+    """Store the outcome: handled, retrying later with backoff, or failed for good."""
+    notification.attempts += 1
+    notification.steps_done = sorted(done)
+    notification.step_errors = errors
+    if not errors:
+        notification.status = NotificationStatus.HANDLED
+        notification.handled_at = timezone.now()
+        notification.next_attempt_at = None
+    elif final or notification.attempts >= NOTIFICATION_MAX_ATTEMPTS:
+        notification.status = NotificationStatus.FAILED
+        notification.next_attempt_at = None
+    else:
+        notification.status = NotificationStatus.RETRYING
+        notification.next_attempt_at = timezone.now() + retry_delay(notification.attempts)
+    notification.save(
+        update_fields=["attempts", "steps_done", "step_errors", "status", "handled_at", "next_attempt_at"]
+    )

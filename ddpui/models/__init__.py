@@ -1,0 +1,35 @@
+"""All ddpui models, importable from ddpui.models."""
+
+from ddpui.models.airbyte import AirbyteJob
+from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
+from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
+from ddpui.models.org import (
+    MANAGER_ROLES,
+    ApiToken,
+    DataflowType,
+    Org,
+    OrgDataFlow,
+    OrgTask,
+    OrgUser,
+    OrgUserRole,
+    TaskLock,
+)
+
+__all__ = [
+    "AirbyteJob",
+    "ApiToken",
+    "DataflowType",
+    "LlmSession",
+    "MANAGER_ROLES",
+    "Notification",
+    "NotificationStatus",
+    "Org",
+    "OrgDataFlow",
+    "OrgTask",
+    "OrgUser",
+    "OrgUserRole",
+    "PrefectFlowRun",
+    "SESSION_STATUS_BY_STATUS",
+    "SummaryStatus",
+    "TaskLock",
+]

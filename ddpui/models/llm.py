@@ -1,0 +1,97 @@
+"""Stored failure summaries (Dalgo's LlmSession, plus the structured summary users read)."""
+
+import uuid
+
+from django.db import models
+
+
+class SummaryStatus(models.TextChoices):
+    """Our lifecycle of a summary; Dalgo's `session_status` is derived from it."""
+
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+# Dalgo's frontends read session_status: running / completed / failed.
+SESSION_STATUS_BY_STATUS = {
+    SummaryStatus.PENDING: "running",
+    SummaryStatus.READY: "completed",
+    SummaryStatus.FAILED: "failed",
+    SummaryStatus.SKIPPED: "completed",
+}
+
+
+class LlmSession(models.Model):
+    """The summary of one failed step of one flow run (or of one Airbyte job attempt asked for on demand).
+
+    Unique per (org, flow_run_id, step_key): duplicate notifications and concurrent workers cannot make two.
+    A worker claims the row by a conditional UPDATE on `lease_until`, so a dead worker's claim simply expires.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, help_text="The task_id Dalgo's UI polls.")
+    org = models.ForeignKey("ddpui.Org", on_delete=models.CASCADE, related_name="llm_sessions")
+    orguser = models.ForeignKey("ddpui.OrgUser", null=True, blank=True, on_delete=models.SET_NULL)
+    flow_run_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    step_key = models.CharField(max_length=200, help_text="Which step: task run, subflow, Airbyte job, or flow.")
+    task_id = models.CharField(max_length=64, null=True, blank=True, help_text="Prefect task or subflow run id.")
+    airbyte_job_id = models.BigIntegerField(null=True, blank=True)
+    attempt_number = models.IntegerField(null=True, blank=True)
+    session_type = models.CharField(max_length=40, default="log_summarization")
+    trigger = models.CharField(max_length=20, default="failure", help_text="failure (automatic) or on_demand.")
+    session_status = models.CharField(max_length=20, default="running")
+    status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.PENDING)
+
+    # The structured summary (DESIGN.md).
+    failed_step = models.JSONField(default=dict, blank=True)
+    title = models.CharField(max_length=300, blank=True, default="")
+    summary = models.TextField(blank=True, default="")
+    root_cause = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=32, blank=True, default="")
+    fix_steps = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
+    is_transient = models.BooleanField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+
+    # How it was made.
+    provider = models.CharField(max_length=32, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    prompt_version = models.CharField(max_length=20, blank=True, default="")
+    tokens_in = models.IntegerField(null=True, blank=True)
+    tokens_out = models.IntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    excerpt = models.TextField(blank=True, default="", help_text="The redacted excerpt sent to the model.")
+    timings = models.JSONField(default=dict, blank=True, help_text="Stage -> milliseconds.")
+
+    # Dalgo's conversation fields.
+    response = models.JSONField(default=list, blank=True, help_text='[{"prompt": ..., "response": ...}]')
+    user_prompts = models.JSONField(default=list, blank=True)
+    assistant_prompt = models.TextField(blank=True, default="")
+    feedback = models.TextField(null=True, blank=True)
+
+    # Work state.
+    attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "flow_run_id", "step_key"], name="uniq_llmsession_org_run_step")
+        ]
+        indexes = [models.Index(fields=["org", "-created_at"], name="llmsession_org_recent")]
+
+    def save(self, *args, **kwargs):
+        """Keep Dalgo's session_status in step with our status."""
+        self.session_status = SESSION_STATUS_BY_STATUS.get(self.status, "running")
+        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+            kwargs["update_fields"] = set(kwargs["update_fields"]) | {"session_status", "updated_at"}
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.flow_run_id or self.airbyte_job_id} {self.step_key} ({self.status})"

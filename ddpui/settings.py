@@ -1,0 +1,192 @@
+"""Django settings for ddpui. Every value comes from an environment variable (documented in .env.example).
+
+The defaults give a working local setup with no external service: SQLite when DATABASE_URL is unset, the
+console email backend, and the offline summarizer when no OPENAI_API_KEY is set.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    """A string setting from the environment; blank values count as unset."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer setting from the environment."""
+    return int(env_str(name, str(default)))
+
+
+def env_float(name: str, default: float) -> float:
+    """A float setting from the environment."""
+    return float(env_str(name, str(default)))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """A boolean setting: 1/true/yes/on are true."""
+    return env_str(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated list setting."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+# Changing SECRET_KEY silently drops queued Django-Q2 tasks (they are signed with it): set it once per deployment.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "ddpui-insecure-development-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "ddpui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ddpui.urls"
+WSGI_APPLICATION = "ddpui.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# PostgreSQL through DATABASE_URL (psycopg 3); SQLite when unset. Persistent connections with health checks:
+# with CONN_MAX_AGE=0 every enqueue and every broker poll opens a new PostgreSQL connection (3.4x slower).
+# No psycopg pool: pooled connections inherited across the qcluster's fork desynchronise the protocol.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 5)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# The webhook refuses requests over this size with 413 before parsing them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+
+# ---- Prefect -----------------------------------------------------------------------------------------------
+PREFECT_API_URL = env_str("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+# Empty means every webhook request is refused (fail closed).
+PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
+PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
+# Logs reach Prefect up to ~1.2 s after the webhook: re-read until the count is stable, within this bound.
+LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 1.0)
+LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 6.0)
+
+# ---- Airbyte (Config API) ----------------------------------------------------------------------------------
+AIRBYTE_SERVER_HOST = env_str("AIRBYTE_SERVER_HOST", "127.0.0.1")
+AIRBYTE_SERVER_PORT = env_str("AIRBYTE_SERVER_PORT", "8000")
+AIRBYTE_SERVER_APIVER = env_str("AIRBYTE_SERVER_APIVER", "v1")
+AIRBYTE_API_TOKEN = env_str("AIRBYTE_API_TOKEN")
+AIRBYTE_HTTP_TIMEOUT_SECONDS = env_float("AIRBYTE_HTTP_TIMEOUT_SECONDS", 15)
+
+# ---- LLM (any OpenAI-compatible server) ----------------------------------------------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 45)
+# "json_schema" asks for structured output; servers that reject it are retried with "json_object", then plain.
+LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")
+SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
+SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
+SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
+SUMMARY_REUSE_DAYS = env_int("SUMMARY_REUSE_DAYS", 14)
+
+# ---- Email ---------------------------------------------------------------------------------------------------
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dalgo-notifications@localhost")
+FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
+
+# ---- Django-Q2 (ORM broker on the default database) ----------------------------------------------------------
+# The lease (`retry`) starts when the cluster PREFETCHES a task. With queue_limit == workers and
+# retry >= (queue_limit / workers + 2) * timeout, a prefetched task is never redelivered while it waits or runs.
+Q_WORKERS = env_int("Q_WORKERS", 2)
+Q_TIMEOUT_SECONDS = env_int("Q_TIMEOUT_SECONDS", 120)
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "ddpui"),
+    "orm": "default",
+    "workers": Q_WORKERS,
+    "queue_limit": Q_WORKERS,
+    "timeout": Q_TIMEOUT_SECONDS,
+    "retry": 3 * Q_TIMEOUT_SECONDS + 10,
+    # A failing task is retried by the broker at most this often; our own state (LlmSession attempts,
+    # notification status) and schedules do the retrying with backoff.
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 2),
+    "ack_failures": True,
+    # Keep every result; a schedule prunes old ones (save_limit > 0 costs a count query per task).
+    "save_limit": 0,
+    "poll": env_float("Q_POLL_SECONDS", 0.2),
+    "catch_up": False,
+    "label": "Django-Q2",
+    "sync": env_bool("Q_SYNC", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "ddpui.logging_filters.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}
+
+# ---- Schedules (created idempotently after migrate) -----------------------------------------------------------
+# Missed webhooks: failed root runs of our deployments that ended within this window and have no summary.
+RECONCILE_LOOKBACK_HOURS = env_int("RECONCILE_LOOKBACK_HOURS", 24)
+RECONCILE_EVERY_MINUTES = env_int("RECONCILE_EVERY_MINUTES", 10)
+RETRY_SWEEP_EVERY_MINUTES = env_int("RETRY_SWEEP_EVERY_MINUTES", 1)
+# Retention: notifications and Django-Q2 task results older than this are pruned daily.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 30)

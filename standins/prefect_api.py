@@ -1,0 +1,657 @@
+"""A fake Prefect 3 REST API (the read side our backend uses), good enough for prefect-client's
+SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph."""
+
+import datetime
+import threading
+import time
+import uuid
+from typing import Any, Iterable
+
+from standins.server import HttpError, RecordedRequest, StandinServer
+
+UUID_RE = r"[^/]+"
+DEFAULT_LIMIT = 200
+SERVER_VERSION = "3.9.1"
+
+# State type -> the state name Prefect gives a state of that type by default.
+DEFAULT_STATE_NAMES = {
+    "SCHEDULED": "Scheduled",
+    "PENDING": "Pending",
+    "RUNNING": "Running",
+    "COMPLETED": "Completed",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+    "CRASHED": "Crashed",
+    "PAUSED": "Paused",
+    "CANCELLING": "Cancelling",
+}
+TERMINAL_STATE_TYPES = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+
+FILTER_OPS = {"any_", "not_any_", "is_null_", "after_", "before_", "ge_", "le_", "like_", "all_", "exists_"}
+
+LOG_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+# Sort name -> (record key, descending). Nulls always sort last, as they do for the
+# server's ASC sorts on Postgres; good enough for tests that sort runs that have times.
+FLOW_RUN_SORTS = {
+    "ID_DESC": ("id", True),
+    "START_TIME_ASC": ("start_time", False),
+    "START_TIME_DESC": ("start_time", True),
+    "EXPECTED_START_TIME_ASC": ("expected_start_time", False),
+    "EXPECTED_START_TIME_DESC": ("expected_start_time", True),
+    "NAME_ASC": ("name", False),
+    "NAME_DESC": ("name", True),
+    "NEXT_SCHEDULED_START_TIME_ASC": ("next_scheduled_start_time", False),
+    "END_TIME_DESC": ("end_time", True),
+}
+TASK_RUN_SORTS = {k: v for k, v in FLOW_RUN_SORTS.items() if not k.startswith("START_TIME")}
+LOG_SORTS = {"TIMESTAMP_ASC": ("timestamp", False), "TIMESTAMP_DESC": ("timestamp", True)}
+
+# Filter field name -> the record key it tests (a dict for nested filters such as state).
+FLOW_RUN_FILTER_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "tags": "tags",
+    "deployment_id": "deployment_id",
+    "work_queue_name": "work_queue_name",
+    "state": {"type": "state_type", "name": "state_name"},
+    "flow_version": "flow_version",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "expected_start_time": "expected_start_time",
+    "next_scheduled_start_time": "next_scheduled_start_time",
+    "parent_task_run_id": "parent_task_run_id",
+    "idempotency_key": "idempotency_key",
+}
+TASK_RUN_FILTER_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "tags": "tags",
+    "state": {"type": "state_type", "name": "state_name"},
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "flow_run_id": "flow_run_id",
+}
+LOG_FILTER_FIELDS = {
+    "level": "level",
+    "timestamp": "timestamp",
+    "flow_run_id": "flow_run_id",
+    "task_run_id": "task_run_id",
+}
+
+
+def utcnow() -> datetime.datetime:
+    """Timezone-aware now in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _as_datetime(value: Any) -> datetime.datetime | None:
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    parsed = datetime.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _as_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _unprocessable(detail: str) -> HttpError:
+    return HttpError(422, {"detail": detail})
+
+
+def _invalid_request(loc: list, msg: str, value: Any, body: Any) -> HttpError:
+    """A 422 in the shape of the server's request-validation handler."""
+    detail = [{"type": "value_error", "loc": loc, "msg": msg, "input": value}]
+    return HttpError(
+        422,
+        {"exception_message": "Invalid request received.", "exception_detail": detail, "request_body": body},
+    )
+
+
+def _check_uuid(value: str, loc: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise _invalid_request(["path", loc], "Input should be a valid UUID", value, None)
+
+
+def make_state(
+    state_type: str,
+    name: str | None = None,
+    message: str | None = None,
+    *,
+    timestamp: datetime.datetime | None = None,
+    flow_run_id: str | None = None,
+    task_run_id: str | None = None,
+    child_flow_run_id: str | None = None,
+) -> dict:
+    """A State object as the server serializes it."""
+    state_type = state_type.upper()
+    return {
+        "id": str(uuid.uuid4()),
+        "type": state_type,
+        "name": name or DEFAULT_STATE_NAMES[state_type],
+        "timestamp": timestamp or utcnow(),
+        "message": message,
+        "data": None,
+        "state_details": {
+            "flow_run_id": flow_run_id,
+            "task_run_id": task_run_id,
+            "child_flow_run_id": child_flow_run_id,
+            "scheduled_time": None,
+            "cache_key": None,
+            "cache_expiration": None,
+            "deferred": False,
+            "untrackable_result": False,
+            "pause_timeout": None,
+            "pause_reschedule": False,
+            "pause_key": None,
+            "run_input_keyset": None,
+            "refresh_cache": None,
+            "retriable": None,
+            "transition_id": str(uuid.uuid4()),
+            "task_parameters_id": None,
+            "traceparent": None,
+        },
+    }
+
+
+def _apply_ops(value: Any, ops: dict) -> bool:
+    """Does `value` pass one leaf filter such as {"any_": [...], "is_null_": false}?"""
+    for op, arg in ops.items():
+        if arg is None or op == "operator":
+            continue
+        if op == "any_":
+            ok = value is not None and str(value) in {str(a) for a in arg}
+        elif op == "not_any_":
+            ok = value is None or str(value) not in {str(a) for a in arg}
+        elif op == "is_null_":
+            ok = (value is None) == bool(arg)
+        elif op == "after_":
+            ok = value is not None and value >= _as_datetime(arg)
+        elif op == "before_":
+            ok = value is not None and value <= _as_datetime(arg)
+        elif op == "ge_":
+            ok = value is not None and value >= arg
+        elif op == "le_":
+            ok = value is not None and value <= arg
+        elif op == "like_":
+            ok = value is not None and str(arg).lower() in str(value).lower()
+        elif op == "all_":
+            ok = set(arg) <= set(value or ())
+        else:  # "exists_"
+            ok = (value is not None) == bool(arg)
+        if not ok:
+            return False
+    return True
+
+
+def _matches(record: dict, filter_body: dict | None, fields: dict) -> bool:
+    """Does `record` pass a Prefect filter object (an AND of its non-null members)?
+    The filter must have passed _check_filter."""
+    for name, sub in (filter_body or {}).items():
+        if sub is None or name == "operator":
+            continue
+        target = fields[name]
+        if isinstance(target, dict):
+            if not _matches(record, sub, target):
+                return False
+        elif not _apply_ops(record.get(target), sub):
+            return False
+    return True
+
+
+def _check_filter(filter_body: dict | None, fields: dict, where: str) -> None:
+    """Refuse, before any matching, a filter the stand-in cannot evaluate, so a test never
+    passes on a filter that was silently ignored."""
+    for name, sub in (filter_body or {}).items():
+        if name == "operator":
+            if sub not in (None, "and_"):
+                raise _unprocessable(f"stand-in supports only operator and_ in {where}")
+            continue
+        if sub is None:
+            continue
+        if name not in fields:
+            raise _unprocessable(f"stand-in does not support filter {where}.{name}")
+        if isinstance(fields[name], dict):
+            _check_filter(sub, fields[name], f"{where}.{name}")
+            continue
+        unknown = {op for op, arg in sub.items() if arg not in (None, "and_") and op not in FILTER_OPS}
+        if unknown:
+            raise _unprocessable(f"stand-in does not support filter {where}.{name}.{sorted(unknown)[0]}")
+
+
+def _sorted(records: list[dict], sort: str | None, sorts: dict, default: str) -> list[dict]:
+    sort = sort or default
+    if sort not in sorts:
+        raise _invalid_request(["body", "sort"], f"Input should be one of {sorted(sorts)}", sort, None)
+    key, descending = sorts[sort]
+    present = [r for r in records if r.get(key) is not None]
+    missing = [r for r in records if r.get(key) is None]
+    # Python's sort is stable, so equal keys keep insertion order (the "seq" tie-break).
+    present.sort(key=lambda r: r[key], reverse=descending)
+    return present + missing
+
+
+def _page(records: list[dict], body: dict, default_limit: int) -> list[dict]:
+    limit = body.get("limit")
+    offset = body.get("offset")
+    limit = default_limit if limit is None else limit
+    offset = 0 if offset is None else offset
+    if limit < 0:
+        raise _unprocessable("Invalid limit: must be greater than or equal to 0.")
+    if limit > default_limit:
+        raise _unprocessable(f"Invalid limit: must be less than or equal to {default_limit}.")
+    if offset < 0:
+        raise _invalid_request(["body", "offset"], "Input should be greater than or equal to 0", offset, body)
+    return records[offset : offset + limit]
+
+
+def _public(record: dict) -> dict:
+    """Drop the stand-in's private bookkeeping keys (those starting with "_")."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class PrefectStandin(StandinServer):
+    """Fake Prefect 3 server: fill its store with add_flow_run / add_task_run / add_logs,
+    then point prefect-client at `api_url`."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        latency: float = 0.0,
+        version: str = SERVER_VERSION,
+        default_limit: int = DEFAULT_LIMIT,
+    ):
+        super().__init__(port, latency=latency)
+        self.version = version
+        self.default_limit = default_limit
+        self._store_lock = threading.Lock()
+        self._flow_runs: dict[str, dict] = {}
+        self._task_runs: dict[str, dict] = {}
+        self._logs: list[dict] = []
+        self._register_routes()
+
+    @property
+    def api_url(self) -> str:
+        """The value for PREFECT_API_URL / SyncPrefectClient(api=...)."""
+        return f"{self.url}/api"
+
+    def _register_routes(self) -> None:
+        self.route("GET", r"/api/health", lambda req: (200, True))
+        self.route("GET", r"/api/ready", lambda req: (200, {"message": "OK"}))
+        self.route("GET", r"/api/hello", lambda req: (200, "👋"))
+        self.route("GET", r"/api/admin/version", lambda req: (200, self.version))
+        self.route("GET", r"/api/csrf-token", self._csrf_token)
+        self.route("POST", r"/api/flow_runs/filter", self._filter_flow_runs)
+        self.route("GET", rf"/api/flow_runs/(?P<id>{UUID_RE})", self._read_flow_run)
+        self.route("GET", rf"/api/flow_runs/(?P<id>{UUID_RE})/graph-v2", self._graph)
+        self.route("POST", r"/api/task_runs/filter", self._filter_task_runs)
+        self.route("GET", rf"/api/task_runs/(?P<id>{UUID_RE})", self._read_task_run)
+        self.route("POST", r"/api/logs/filter", self._filter_logs)
+
+    # store -----------------------------------------------------------------------------
+
+    def add_flow_run(
+        self,
+        *,
+        id: Any = None,
+        name: str = "standin-flow-run",
+        state_type: str = "FAILED",
+        state_name: str | None = None,
+        message: str | None = None,
+        flow_id: Any = None,
+        deployment_id: Any = None,
+        parent_task_run_id: Any = None,
+        parameters: dict | None = None,
+        run_count: int = 1,
+        start_time: datetime.datetime | None = None,
+        end_time: datetime.datetime | None = None,
+        expected_start_time: datetime.datetime | None = None,
+        tags: Iterable[str] = (),
+        **overrides: Any,
+    ) -> dict:
+        """Store a flow run and return its wire form. Times default to a run that started
+        a minute ago and, when the state is terminal, ended now."""
+        now = utcnow()
+        state_type = state_type.upper()
+        run_id = _as_id(id) or str(uuid.uuid4())
+        start_time = _as_datetime(start_time) or now - datetime.timedelta(minutes=1)
+        if end_time is None and state_type in TERMINAL_STATE_TYPES:
+            end_time = now
+        end_time = _as_datetime(end_time)
+        state = make_state(state_type, state_name, message, timestamp=end_time or now, flow_run_id=run_id)
+        record = {
+            "id": run_id,
+            "created": start_time,
+            "updated": end_time or now,
+            "name": name,
+            "flow_id": _as_id(flow_id) or str(uuid.uuid4()),
+            "state_id": state["id"],
+            "deployment_id": _as_id(deployment_id),
+            "deployment_version": None,
+            "work_queue_id": None,
+            "work_queue_name": "default" if deployment_id else None,
+            "flow_version": None,
+            "parameters": parameters or {},
+            "idempotency_key": None,
+            "context": {},
+            "empirical_policy": {
+                "max_retries": 0,
+                "retry_delay_seconds": 0.0,
+                "retries": 0,
+                "retry_delay": 0,
+                "pause_keys": [],
+                "resuming": False,
+                "retry_type": None,
+            },
+            "tags": list(tags),
+            "labels": {},
+            "parent_task_run_id": _as_id(parent_task_run_id),
+            "state_type": state["type"],
+            "state_name": state["name"],
+            "run_count": run_count,
+            "expected_start_time": _as_datetime(expected_start_time) or start_time,
+            "next_scheduled_start_time": None,
+            "start_time": start_time,
+            "end_time": end_time,
+            "total_run_time": ((end_time or now) - start_time).total_seconds(),
+            "estimated_run_time": ((end_time or now) - start_time).total_seconds(),
+            "estimated_start_time_delta": 0.0,
+            "auto_scheduled": False,
+            "infrastructure_document_id": None,
+            "infrastructure_pid": None,
+            "created_by": None,
+            "work_pool_id": None,
+            "work_pool_name": None,
+            "state": state,
+            "job_variables": {},
+        }
+        record.update(overrides)
+        with self._store_lock:
+            self._flow_runs[run_id] = record
+        return _public(record)
+
+    def add_task_run(
+        self,
+        flow_run_id: Any,
+        *,
+        id: Any = None,
+        name: str | None = None,
+        task_key: str | None = None,
+        dynamic_key: str = "0",
+        state_type: str = "COMPLETED",
+        state_name: str | None = None,
+        message: str | None = None,
+        child_flow_run_id: Any = None,
+        flow_run_run_count: int = 1,
+        run_count: int = 1,
+        start_time: datetime.datetime | None = None,
+        end_time: datetime.datetime | None = None,
+        expected_start_time: datetime.datetime | None = None,
+        tags: Iterable[str] = (),
+        **overrides: Any,
+    ) -> dict:
+        """Store a task run of `flow_run_id` and return its wire form. A subflow's placeholder
+        task run is one with `child_flow_run_id` set. Each call without times starts one
+        second after the previous task run of the same flow run, so order is creation order."""
+        flow_run_id = _as_id(flow_run_id)
+        state_type = state_type.upper()
+        run_id = _as_id(id) or str(uuid.uuid4())
+        name = name or f"task-{len(self._task_runs_of(flow_run_id))}"
+        task_key = task_key or f"{name}-{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:8]}"
+        if start_time is None:
+            start_time = self._next_task_start(flow_run_id)
+        start_time = _as_datetime(start_time)
+        if end_time is None and state_type in TERMINAL_STATE_TYPES:
+            end_time = start_time + datetime.timedelta(milliseconds=500)
+        end_time = _as_datetime(end_time)
+        state = make_state(
+            state_type,
+            state_name,
+            message,
+            timestamp=end_time or start_time,
+            task_run_id=run_id,
+            flow_run_id=flow_run_id,
+            child_flow_run_id=_as_id(child_flow_run_id),
+        )
+        record = {
+            "id": run_id,
+            "created": start_time,
+            "updated": end_time or start_time,
+            "name": name,
+            "flow_run_id": flow_run_id,
+            "task_key": task_key,
+            "dynamic_key": dynamic_key,
+            "cache_key": None,
+            "cache_expiration": None,
+            "task_version": None,
+            "empirical_policy": {
+                "max_retries": 0,
+                "retry_delay_seconds": 0.0,
+                "retries": 0,
+                "retry_delay": 0,
+                "retry_jitter_factor": None,
+            },
+            "tags": list(tags),
+            "labels": {},
+            "state_id": state["id"],
+            "task_inputs": {},
+            "state_type": state["type"],
+            "state_name": state["name"],
+            "run_count": run_count,
+            "flow_run_run_count": flow_run_run_count,
+            "expected_start_time": _as_datetime(expected_start_time) or start_time,
+            "next_scheduled_start_time": None,
+            "start_time": start_time,
+            "end_time": end_time,
+            "total_run_time": ((end_time or start_time) - start_time).total_seconds(),
+            "estimated_run_time": ((end_time or start_time) - start_time).total_seconds(),
+            "estimated_start_time_delta": 0.0,
+            "state": state,
+        }
+        record.update(overrides)
+        with self._store_lock:
+            self._task_runs[run_id] = record
+        return _public(record)
+
+    def add_log(
+        self,
+        message: str,
+        *,
+        flow_run_id: Any,
+        task_run_id: Any = None,
+        level: int | str = 20,
+        timestamp: datetime.datetime | None = None,
+        name: str | None = None,
+        visible_after: float = 0.0,
+    ) -> dict:
+        """Store one log line; it shows in /logs/filter only `visible_after` seconds from now."""
+        return self.add_logs(
+            [message],
+            flow_run_id=flow_run_id,
+            task_run_id=task_run_id,
+            level=level,
+            start=timestamp,
+            name=name,
+            visible_after=visible_after,
+        )[0]
+
+    def add_logs(
+        self,
+        lines: Iterable[str | dict],
+        *,
+        flow_run_id: Any,
+        task_run_id: Any = None,
+        level: int | str = 20,
+        start: datetime.datetime | None = None,
+        step: datetime.timedelta = datetime.timedelta(milliseconds=1),
+        name: str | None = None,
+        visible_after: float = 0.0,
+    ) -> list[dict]:
+        """Store many log lines, `step` apart from `start` (default: now). A line may be a
+        dict overriding message/level/timestamp/name. Returns their wire forms."""
+        with self._store_lock:
+            last = self._logs[-1]["timestamp"] + step if self._logs else None
+        # Without a start, lines follow the last stored line so adding order is time order.
+        timestamp = _as_datetime(start)
+        if timestamp is None:
+            timestamp = utcnow() if last is None else max(utcnow(), last)
+        visible_at = time.monotonic() + visible_after
+        default_name = name or ("prefect.task_runs" if task_run_id else "prefect.flow_runs")
+        stored = []
+        for line in lines:
+            item = {"message": line} if isinstance(line, str) else dict(line)
+            line_level = item.get("level", level)
+            record = {
+                "id": str(uuid.uuid4()),
+                "created": timestamp,
+                "updated": timestamp,
+                "name": item.get("name", default_name),
+                "level": LOG_LEVELS[line_level.upper()] if isinstance(line_level, str) else line_level,
+                "message": item["message"],
+                "timestamp": _as_datetime(item.get("timestamp")) or timestamp,
+                "flow_run_id": _as_id(flow_run_id),
+                "task_run_id": _as_id(item.get("task_run_id", task_run_id)),
+                "_visible_at": visible_at,
+            }
+            stored.append(record)
+            timestamp += step
+        with self._store_lock:
+            self._logs.extend(stored)
+        return [_public(r) for r in stored]
+
+    def set_flow_run_state(
+        self, flow_run_id: Any, state_type: str, state_name: str | None = None, message: str | None = None
+    ) -> dict:
+        """Move a stored flow run to a new state (ends it when the state is terminal)."""
+        with self._store_lock:
+            record = self._flow_runs[_as_id(flow_run_id)]
+            now = utcnow()
+            state = make_state(state_type, state_name, message, timestamp=now, flow_run_id=record["id"])
+            record.update(
+                state=state, state_id=state["id"], state_type=state["type"], state_name=state["name"], updated=now
+            )
+            if state["type"] in TERMINAL_STATE_TYPES and record["end_time"] is None:
+                record["end_time"] = now
+            return _public(record)
+
+    def _task_runs_of(self, flow_run_id: str) -> list[dict]:
+        with self._store_lock:
+            return [t for t in self._task_runs.values() if t["flow_run_id"] == flow_run_id]
+
+    def _next_task_start(self, flow_run_id: str) -> datetime.datetime:
+        siblings = self._task_runs_of(flow_run_id)
+        if siblings:
+            return max(t["start_time"] for t in siblings) + datetime.timedelta(seconds=1)
+        flow_run = self._flow_runs.get(flow_run_id)
+        return flow_run["start_time"] if flow_run else utcnow()
+
+    # endpoints -------------------------------------------------------------------------
+
+    def _csrf_token(self, request: RecordedRequest) -> tuple:
+        # What a default server (CSRF protection off) answers; the client then stops asking.
+        return 422, {"detail": "CSRF protection is disabled."}
+
+    def _read_flow_run(self, request: RecordedRequest, id: str) -> tuple:
+        run_id = _check_uuid(id, "id")
+        with self._store_lock:
+            record = self._flow_runs.get(run_id)
+        if record is None:
+            return 404, {"detail": "Flow run not found"}
+        return 200, _public(record)
+
+    def _read_task_run(self, request: RecordedRequest, id: str) -> tuple:
+        run_id = _check_uuid(id, "id")
+        with self._store_lock:
+            record = self._task_runs.get(run_id)
+        if record is None:
+            return 404, {"detail": "Task not found"}
+        return 200, _public(record)
+
+    def _refuse_other_filters(self, body: dict, allowed: set[str]) -> None:
+        for key in ("flows", "flow_runs", "task_runs", "deployments", "work_pools", "work_pool_queues", "logs"):
+            if key not in allowed and body.get(key):
+                raise _unprocessable(f"stand-in does not support the {key} filter here")
+
+    def _filter_flow_runs(self, request: RecordedRequest) -> tuple:
+        body = request.json or {}
+        self._refuse_other_filters(body, {"flow_runs"})
+        with self._store_lock:
+            runs = list(self._flow_runs.values())
+        _check_filter(body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS, "flow_runs")
+        runs = [r for r in runs if _matches(r, body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS)]
+        runs = _sorted(runs, body.get("sort"), FLOW_RUN_SORTS, "ID_DESC")
+        return 200, [_public(r) for r in _page(runs, body, self.default_limit)]
+
+    def _filter_task_runs(self, request: RecordedRequest) -> tuple:
+        body = request.json or {}
+        self._refuse_other_filters(body, {"flow_runs", "task_runs"})
+        with self._store_lock:
+            tasks = list(self._task_runs.values())
+            flow_runs = dict(self._flow_runs)
+        flow_run_filter = body.get("flow_runs")
+        _check_filter(flow_run_filter, FLOW_RUN_FILTER_FIELDS, "flow_runs")
+        _check_filter(body.get("task_runs"), TASK_RUN_FILTER_FIELDS, "task_runs")
+        if flow_run_filter:
+            # The server joins task runs to their flow run and applies the flow run filter to it.
+            tasks = [
+                t
+                for t in tasks
+                if t["flow_run_id"] in flow_runs
+                and _matches(flow_runs[t["flow_run_id"]], flow_run_filter, FLOW_RUN_FILTER_FIELDS)
+            ]
+        tasks = [t for t in tasks if _matches(t, body.get("task_runs"), TASK_RUN_FILTER_FIELDS)]
+        tasks = _sorted(tasks, body.get("sort"), TASK_RUN_SORTS, "ID_DESC")
+        return 200, [_public(t) for t in _page(tasks, body, self.default_limit)]
+
+    def _filter_logs(self, request: RecordedRequest) -> tuple:
+        body = request.json or {}
+        self._refuse_other_filters(body, {"logs"})
+        _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
+        now = time.monotonic()
+        with self._store_lock:
+            logs = [log for log in self._logs if log["_visible_at"] <= now]
+        logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+        logs = _sorted(logs, body.get("sort"), LOG_SORTS, "TIMESTAMP_ASC")
+        return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
+
+    def _graph(self, request: RecordedRequest, id: str) -> tuple:
+        run_id = _check_uuid(id, "id")
+        with self._store_lock:
+            flow_run = self._flow_runs.get(run_id)
+            flow_runs = dict(self._flow_runs)
+        if flow_run is None:
+            return 404, {"detail": "Flow run not found"}
+        nodes = []
+        for task in sorted(self._task_runs_of(run_id), key=lambda t: t["start_time"]):
+            child_id = task["state"]["state_details"]["child_flow_run_id"]
+            # The graph shows a subflow as its flow run, not as the placeholder task run.
+            shown = flow_runs.get(child_id, task) if child_id else task
+            nodes.append(
+                (
+                    shown["id"],
+                    {
+                        "kind": "flow-run" if shown is not task else "task-run",
+                        "id": shown["id"],
+                        "label": shown["name"],
+                        "state_type": shown["state_type"],
+                        "start_time": shown["start_time"] or shown["expected_start_time"],
+                        "end_time": shown["end_time"],
+                        "parents": [],
+                        "children": [],
+                        "artifacts": [],
+                    },
+                )
+            )
+        graph = {
+            "start_time": flow_run["start_time"],
+            "end_time": flow_run["end_time"],
+            "root_node_ids": [node_id for node_id, _ in nodes],
+            "nodes": nodes,
+            "artifacts": [],
+            "states": [],
+        }
+        return 200, graph

@@ -1,0 +1,26 @@
+"""Django-Q2 hooks. They run in the cluster's monitor process, once per task attempt."""
+
+import logging
+
+from django_q.models import Task
+
+from ddpui.core.summaries.store import mark_failed_by_hook
+from ddpui.core.summaries.queue import PRODUCE_SESSION_TASK, SUMMARIZE_FLOW_RUN_TASK
+from ddpui.models import LlmSession, SummaryStatus
+
+logger = logging.getLogger(__name__)
+
+
+def on_task_failure(task: Task) -> None:
+    """Log a failed task (name, arguments, error) and mark the summary it was making as failed."""
+    if task.success:
+        return
+    logger.error("task %s (%s) failed: args=%r kwargs=%r error=%s", task.name, task.func, task.args, task.kwargs, task.result)
+    args = list(task.args or ())
+    if task.func == PRODUCE_SESSION_TASK and args:
+        mark_failed_by_hook(int(args[0]), str(task.result))
+    elif task.func == SUMMARIZE_FLOW_RUN_TASK and args:
+        for session_id in LlmSession.objects.filter(
+            flow_run_id=str(args[0]), status=SummaryStatus.PENDING
+        ).values_list("pk", flat=True):
+            mark_failed_by_hook(session_id, str(task.result))
