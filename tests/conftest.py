@@ -1,18 +1,27 @@
 """Shared fixtures: an org with a manager and a token, webhook settings, and Dalgo-shaped parameters."""
 
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.contrib.auth import get_user_model
 from model_bakery import baker
 
 from ddpui.core.tokens import issue_token
 from ddpui.models import Org, OrgDataFlow, OrgTask, OrgUser, OrgUserRole
-from standins.airbyte_api import AirbyteStandin
+from standins.airbyte_api import AirbyteStandin, failure
 from standins.llm_api import LlmStandin
 from standins.prefect_api import PrefectStandin
 
 WEBHOOK_KEY = "test-webhook-key-3f9a"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -125,3 +134,145 @@ def llm_api(settings):
 def offline_llm_by_default(settings):
     """Tests use the offline summarizer unless they ask for the llm_api fixture."""
     settings.OPENAI_API_KEY = ""
+
+
+DBT_ERROR_LOG = [
+    "Running with dbt=1.8.2",
+    "Found 12 models, 4 tests, 0 snapshots, 2 sources",
+    "Concurrency: 4 threads (target='prod')",
+    "1 of 12 START sql table model analytics.stg_customers ................ [RUN]",
+    "1 of 12 ERROR creating sql table model analytics.stg_customers ....... [ERROR in 0.21s]",
+    "Database Error in model stg_customers (models/staging/stg_customers.sql)",
+    '  column "id" does not exist',
+    "  LINE 12:     id as customer_id,",
+    "connecting with postgresql://dalgo_user:S3cretPassw0rd@db.internal:5432/warehouse",
+    "Done. PASS=0 WARN=0 ERROR=1 SKIP=11 TOTAL=12",
+]
+AIRBYTE_ATTEMPT_LOG = [
+    "2024-05-01 10:00:00 INFO Starting replication for connection",
+    "2024-05-01 10:00:01 source > Syncing stream: campaigns",
+    "2024-05-01 10:00:02 source > api_key=SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+    "2024-05-01 10:00:03 ERROR source > HTTP 403 Forbidden: access forbidden. please ensure you have the correct scopes defined",
+    "2024-05-01 10:00:04 INFO Source finished with exit code 1",
+]
+
+
+class DalgoRuns:
+    """Builds Dalgo-shaped failed runs in the Prefect and Airbyte stand-ins (what Prefect would hold)."""
+
+    dbt_error_log = DBT_ERROR_LOG
+
+    def __init__(self, prefect_api, airbyte_api, make_dataflow):
+        self.prefect, self.airbyte, self.make_dataflow = prefect_api, airbyte_api, make_dataflow
+        self.started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+
+    def pipeline(self, connections: int = 2, dbt_slugs=("dbt-run",), **run_fields) -> tuple[dict, list[str]]:
+        """A failed root run of a deployment with `connections` syncs and dbt steps."""
+        connection_ids = [str(uuid.uuid4()) for _ in range(connections)]
+        dataflow, parameters = self.make_dataflow(connection_ids, dbt_slugs)
+        fields = {"name": "crimson-owl", "state_type": "FAILED", "state_name": "Failed",
+                  "message": "Flow run encountered an exception.", "start_time": self.started, **run_fields}
+        run = self.prefect.add_flow_run(deployment_id=dataflow.deployment_id, parameters=parameters, **fields)
+        return run, connection_ids
+
+    def sync_subflow(self, run: dict, connection_id: str, *, failed: bool, name: str = "run-airbyte-connection-flow"):
+        """An Airbyte sync as Dalgo runs it: a subflow (payload.connection_id) behind a placeholder task run."""
+        child_id = str(uuid.uuid4())
+        state = ("FAILED", "Failed") if failed else ("COMPLETED", "Completed")
+        placeholder = self.prefect.add_task_run(run["id"], name=name, state_type=state[0], state_name=state[1],
+                                                child_flow_run_id=child_id)
+        self.prefect.add_flow_run(id=child_id, name=f"{name}-child", parent_task_run_id=placeholder["id"],
+                                  parameters={"payload": {"connection_id": connection_id}},
+                                  state_type=state[0], state_name=state[1], start_time=self.started)
+        self.prefect.add_log(f"Syncing connection {connection_id}", flow_run_id=child_id)
+        if failed:
+            self.prefect.add_log(f"Job failed for connection {connection_id}", flow_run_id=child_id, level=40)
+        return child_id
+
+    def dbt_task(self, run: dict, slug: str = "dbt-run", *, failed: bool = True, lines=DBT_ERROR_LOG, **fields):
+        """A dbt step as a task run named dbtjob-<slug> with its logs."""
+        state = ("FAILED", "Failed") if failed else ("COMPLETED", "Completed")
+        task = self.prefect.add_task_run(run["id"], name=f"dbtjob-{slug}", state_type=fields.pop("state_type", state[0]),
+                                         state_name=fields.pop("state_name", state[1]), **fields)
+        self.prefect.add_logs(lines, flow_run_id=run["id"], task_run_id=task["id"], level=40 if failed else 20)
+        return task
+
+    def airbyte_job(self, connection_id: str, *, minutes_after_start: float = 1, status: str = "failed",
+                    message: str = "Forbidden: API key lacks scope marketing.read", lines=AIRBYTE_ATTEMPT_LOG):
+        """A job of the connection in the Airbyte stand-in, with a failed attempt, its failureSummary and logs."""
+        return self.airbyte.add_job(
+            connection_id, status, self.started + datetime.timedelta(minutes=minutes_after_start),
+            attempts=[{"failures": [failure(message, origin="source", failure_type="config_error")],
+                       "log_lines": list(lines)}] if status == "failed" else [{}],
+        )
+
+
+@pytest.fixture
+def dalgo_runs(prefect_api, airbyte_api, make_dataflow, manager) -> DalgoRuns:
+    """A builder of Dalgo-shaped runs in the stand-ins."""
+    return DalgoRuns(prefect_api, airbyte_api, make_dataflow)
+
+
+def process_env(settings, **overrides) -> dict[str, str]:
+    """The environment of a child process (qcluster, gunicorn) that shares this test's database and stand-ins."""
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "PREFECT_API_URL": settings.PREFECT_API_URL,
+        "PREFECT_NOTIFICATIONS_WEBHOOK_KEY": settings.PREFECT_NOTIFICATIONS_WEBHOOK_KEY,
+        "AIRBYTE_SERVER_HOST": settings.AIRBYTE_SERVER_HOST,
+        "AIRBYTE_SERVER_PORT": str(settings.AIRBYTE_SERVER_PORT),
+        "OPENAI_API_KEY": settings.OPENAI_API_KEY,
+        "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
+        "LOG_SETTLE_INTERVAL_SECONDS": "0.1",
+        "LOG_SETTLE_MAX_SECONDS": "1",
+        "Q_POLL_SECONDS": "0.05",
+        "Q_WORKERS": "2",
+    }
+    env.update(overrides)
+    return env
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM the main process only (it drains its workers), then kill the group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+@pytest.fixture
+def qcluster(transactional_db, settings, tmp_path):
+    """A real `manage.py qcluster` process on this test's PostgreSQL database (not sync mode)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the cluster test needs PostgreSQL (set DATABASE_URL)")
+    log_path = tmp_path / "qcluster.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=REPO_ROOT, env=process_env(settings),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    yield process
+    stop_process(process)
+    print(log_path.read_text(errors="replace")[-4000:])
+
+
+def poll_until(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; returns its value or fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def wait_for():
+    """poll_until, for tests (conftest functions are not importable under importlib mode)."""
+    return poll_until

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ddpui.api.schemas import ErrorOut
 from ddpui.clients.prefect import FlowRunNotFound, PrefectError
@@ -72,10 +72,10 @@ def flow_run_logsummary(request: HttpRequest, flow_run_id: UUID, task_id: str | 
             regenerate=bool(regenerate),
         )
     except (NotInOrg, FlowRunNotFound):
-        return 404, {"detail": "flow run not found"}
+        return Status(404, {"detail": "flow run not found"})
     except PrefectError:
-        return 502, {"detail": "Prefect is unreachable; try again shortly"}
-    return 200, {"task_id": str(session.public_id)}
+        return Status(502, {"detail": "Prefect is unreachable; try again shortly"})
+    return Status(200, {"task_id": str(session.public_id)})
 
 
 @airbyte_router.get(
@@ -97,8 +97,8 @@ def connection_logsummary(
             regenerate=bool(regenerate),
         )
     except NotInOrg:
-        return 404, {"detail": "connection not found"}
-    return 200, {"task_id": str(session.public_id)}
+        return Status(404, {"detail": "connection not found"})
+    return Status(200, {"task_id": str(session.public_id)})
 
 
 @tasks_router.get("/stp/{task_id}", response={200: ProgressOut, 404: ErrorOut}, summary="Progress of a summary")
@@ -106,5 +106,5 @@ def task_progress(request: HttpRequest, task_id: UUID):
     """Dalgo's poll: a stored summary comes back on the first poll."""
     session = org_sessions(request.orguser.org).filter(public_id=task_id).first()
     if session is None:
-        return 404, {"detail": "task not found"}
-    return 200, {"progress": progress_of(session)}
+        return Status(404, {"detail": "task not found"})
+    return Status(200, {"progress": progress_of(session)})

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
 from ddpui.core.flow_runs import FAILURE_STATE_NAMES
@@ -32,11 +32,11 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
     org = request.orguser.org
     session = failure_session(org, flow_run_id)
     if session is not None:
-        return 200, summary_out(session)
+        return Status(200, summary_out(session))
     run = PrefectFlowRun.objects.filter(flow_run_id=flow_run_id).first()
     if run is not None and run.state_name in FAILURE_STATE_NAMES and flow_run_in_org(org, flow_run_id):
-        return 200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING}
-    return 404, {"detail": "no summary for this flow run"}
+        return Status(200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING})
+    return Status(404, {"detail": "no summary for this flow run"})
 
 
 @router.get("/summaries", response=list[SummaryOut], summary="The org's recent failure summaries, newest first")

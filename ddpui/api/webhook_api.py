@@ -6,7 +6,7 @@ import logging
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import NotificationParseError, parse_notification
@@ -61,20 +61,20 @@ def read_body_within_limit(request: HttpRequest) -> bytes | None:
 def receive_notification(request: HttpRequest):
     """Record one Prefect notification and queue its handling; a repeated delivery is acknowledged and ignored."""
     if not key_is_valid(request):
-        return 401, {"detail": "missing or wrong X-Notification-Key"}
+        return Status(401, {"detail": "missing or wrong X-Notification-Key"})
     body = read_body_within_limit(request)
     if body is None:
-        return 413, {"detail": f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes"}
+        return Status(413, {"detail": f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})
     try:
         parsed = parse_notification(body)
     except NotificationParseError as exc:
-        return 400, {"detail": str(exc)}
+        return Status(400, {"detail": str(exc)})
     try:
         notification, created = record_notification(parsed)
     except DatabaseError:
         # Prefect's call-webhook never retries, but custom-webhook notifications do on non-2xx: say so.
         logger.exception("could not record notification for flow run %s", parsed.flow_run_id)
-        return 503, {"detail": "could not record the notification, try again"}
+        return Status(503, {"detail": "could not record the notification, try again"})
     logger.info(
         "notification %s flow run %s state %s (%s)",
         notification.id,
@@ -82,4 +82,4 @@ def receive_notification(request: HttpRequest):
         parsed.state_name,
         "new" if created else "duplicate",
     )
-    return 200, {"status": "ok"}
+    return Status(200, {"status": "ok"})

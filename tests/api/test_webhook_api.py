@@ -65,8 +65,8 @@ def test_text_body_is_recorded_and_its_handler_queued(client, webhook_key):
     assert (notification.flow_run_id, notification.state_name, notification.flow_run_name) == (
         run_id, "Failed", "nightly run v1.2")
     queued = OrmQ.objects.get()
-    assert queued.task()["func"] == "tasks.webhooks.handle_notification"
-    assert queued.task()["args"] == (notification.id,)
+    assert queued.task["func"] == "tasks.webhooks.handle_notification"
+    assert queued.task["args"] == (notification.id,)
 
 
 @pytest.mark.django_db

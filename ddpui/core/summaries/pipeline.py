@@ -19,8 +19,8 @@ from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
 from ddpui.core.leases import release
-from ddpui.core.summaries.condense import condense
-from ddpui.core.summaries.evidence import gather_evidence
+from ddpui.core.summaries.condense import Excerpt, condense
+from ddpui.core.summaries.evidence import Evidence, gather_evidence
 from ddpui.core.summaries.fingerprint import fingerprint
 from ddpui.core.summaries.locate import FailedStep, locate_failed_step, step_for_task_run
 from ddpui.core.summaries.store import (
@@ -98,6 +98,23 @@ def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = 
     return produce(session, step=step, root=root, regenerate=regenerate, clock=Stopwatch(), retry=retry)
 
 
+def condense_evidence(evidence: Evidence, *, budget_tokens: int) -> Excerpt:
+    """The redacted, budgeted excerpt of the evidence (structured facts first)."""
+    return condense(evidence.lines, structured=[*evidence.structured, *evidence.notes], budget_tokens=budget_tokens)
+
+
+def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
+    """The recurring-failure key: the selected root-cause lines (else the structured facts), normalized."""
+    return fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step_kind)
+
+
+def preview_flow_run(flow_run_id: str, *, budget_tokens: int) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
+    """What the automatic path would send for a flow run, without storing or calling anything else."""
+    root = read_root(flow_run_id)
+    step = locate_failed_step(root)
+    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget_tokens)
+
+
 def produce(
     session: LlmSession,
     *,
@@ -116,12 +133,8 @@ def produce(
         clock.timings["wait_for_logs"] = evidence.wait_ms
         clock.lap("evidence")
         clock.timings["evidence"] -= evidence.wait_ms
-        excerpt = condense(
-            evidence.lines,
-            structured=[*evidence.structured, *evidence.notes],
-            budget_tokens=settings.SUMMARY_TOKEN_BUDGET,
-        )
-        failure_print = fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step.kind)
+        excerpt = condense_evidence(evidence, budget_tokens=settings.SUMMARY_TOKEN_BUDGET)
+        failure_print = failure_fingerprint(excerpt, step.kind)
         clock.lap("condense")
         failed_step = step.as_json()
         source = None if regenerate else find_reusable(session, failure_print)

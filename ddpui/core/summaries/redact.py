@@ -29,11 +29,24 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 REDACTED_PREFIX = "[REDACTED:"
-# One pass over the lower-cased line decides whether any rule can apply at all.
+DIGIT_BYTES = b"0123456789"
+# One pass over the line's *shape* (lower-cased, UTF-8, digits deleted) decides whether any rule can apply.
+# The cues hold no digits, so a cue present in a line is present in its shape: no secret is missed, and
+# callers may cache the answer per shape (log lines that differ only in numbers share it).
 _ANY_CUE = re.compile(
-    r"pass|pwd|secret|token|key|auth|bearer|basic|cred|sig|cookie|://|akia|asia|gh[pousr]_|github_pat|glpat"
-    r"|xox|sk[-_]|rk_|eyj|aiza|sg\.|ya29|hf_|begin|identified|-us\d"
+    rb"pass|pwd|secret|token|key|auth|bearer|basic|cred|sig|cookie|://|akia|asia|gh[pousr]_|github_pat|glpat"
+    rb"|xox|sk[-_]|rk_|eyj|aiza|sg\.|ya\.|hf_|-----begin|identified|-us"
 )
+
+
+def line_shape(lowered: str) -> bytes:
+    """A lower-cased line as UTF-8 without digits: the key under which cue answers can be cached."""
+    return lowered.encode("utf-8", "replace").translate(None, DIGIT_BYTES)
+
+
+def may_hold_secret(shape: bytes) -> bool:
+    """Whether a line with this :func:`line_shape` can contain a secret at all (cheap, no false negatives)."""
+    return _ANY_CUE.search(shape) is not None
 
 
 def marker(kind: str) -> str:
@@ -115,10 +128,13 @@ _PLACEHOLDER_VALUES = frozenset(
 _REFERENCE_VALUE = re.compile(r"^(?:\$\{?[A-Z_][A-Z0-9_]*\}?|\{\{.*\}\}|\*+|[xX]{3,}|\.{3,}|<[\w\s-]*>|%(?:\(\w+\))?s)$")
 
 
+_BLOCK_INDICATORS = frozenset({"|", ">", "|-", ">-", "|+", ">+"})  # YAML: the value is on the next lines
+
+
 def _is_placeholder(value: str) -> bool:
     """True for values that carry no secret: empty, null-ish, masked or a reference to one."""
     bare = value.strip().strip("\"'").strip().replace('\\"', "").strip()
-    if not bare or bare.startswith(REDACTED_PREFIX):
+    if not bare or bare.startswith(REDACTED_PREFIX) or bare in _BLOCK_INDICATORS:
         return True
     if bare.lower() in _PLACEHOLDER_VALUES:
         return True
@@ -198,7 +214,10 @@ def _keyed(match: re.Match) -> str:
     value = match.group("val")
     if value is None:
         return match.group(0)
-    kind = secret_kind_of_key(match.group("key"))
+    key = match.group("key")
+    kind = secret_kind_of_key(key)
+    if kind is None and key.strip("\\").startswith(("'", '"')) and key.strip("\\\"' ").lower() == "pass":
+        kind = "password"  # a quoted "pass" key (dbt profiles); bare PASS=7 is a dbt test count
     if kind is None or _is_placeholder(value):
         return match.group(0)
     if match.string[match.end(): match.end() + 12].lstrip().startswith(REDACTED_PREFIX):
@@ -254,20 +273,20 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,}"), _fixed("huggingface_token")),
     _Rule(("-us",), re.compile(r"\b[0-9a-f]{32}-us\d{1,2}\b"), _fixed("mailchimp_key")),
     _Rule(("eyj",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), _fixed("jwt")),
-    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]+):([^\s/@'\"<>]+)@"),
+    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@"),
           _url_password),
     _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)[A-Za-z0-9_\-.~%]{20,}@"),
           lambda m: f"{m.group(1)}{marker('token')}@"),
+    _Rule(("bearer",), re.compile(r"\b([Bb]earer\s+)(?![\[{<])(?=[A-Za-z0-9\-._~+/]*[0-9_\-.])[A-Za-z0-9\-._~+/]{8,}=*"
+                                  r"|\b([Bb]earer\s+)[A-Za-z0-9\-._~+/]{20,}=*"),
+          lambda m: f"{m.group(1) or m.group(2)}{marker('bearer_token')}"),
+    _Rule(("basic",), re.compile(r"\b([Bb]asic\s+)([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"), _basic_auth),
     _Rule(("authorization", "api-key", "api_key", "apikey", "auth-token", "auth_token", "access-token",
            "private-token", "cookie"),
           re.compile(r"(?P<head>(?P<name>\b(?:proxy-)?authorization|\bx-(?:api|auth|access)-(?:key|token)|"
                      r"\bprivate-token|\bapi-key|\bset-cookie|\bcookie)[\"']?\s*[:=]\s*[\"']?)"
                      r"(?P<value>[^\"'\n]+)", re.I),
           _auth_header),
-    _Rule(("bearer",), re.compile(r"\b([Bb]earer\s+)(?![\[{<])(?=[A-Za-z0-9\-._~+/]*[0-9_\-.])[A-Za-z0-9\-._~+/]{8,}=*"
-                                  r"|\b([Bb]earer\s+)[A-Za-z0-9\-._~+/]{20,}=*"),
-          lambda m: f"{m.group(1) or m.group(2)}{marker('bearer_token')}"),
-    _Rule(("basic",), re.compile(r"\b([Bb]asic\s+)([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])"), _basic_auth),
     _Rule(("identified", "password"),
           re.compile(r"(?i)(\b(?:identified\s+by|password)\s+)('[^'\n]*'|\"[^\"\n]*\")"), _sql_password),
     _Rule(("<",), re.compile(rf"(?i)<([\w:.\-]*{_KEY_STEMS}[\w:.\-]*)>([^<\n]+)</\1>"), _xml),
@@ -321,8 +340,9 @@ class LineRedactor:
         self._block_lines = 0
         self._pending_kind: str | None = None  # the value of this kind of secret starts on the next line
 
-    def redact(self, line: str) -> str:
-        """The redacted form of the next line of the stream."""
+    def redact(self, line: str, secret_cue: bool | None = None) -> str:
+        """The redacted form of the next line of the stream. ``secret_cue`` is :func:`may_hold_secret` of
+        the line when the caller already knows it (it is computed otherwise)."""
         if self._pem_lines:
             return self._inside_pem(line)
         if self._block_indent is not None:
@@ -342,9 +362,11 @@ class LineRedactor:
             if not stripped:
                 self._pending_kind = kind
                 return line
-        lowered = line.lower()
-        if _ANY_CUE.search(lowered) is None:
+        if secret_cue is None:
+            secret_cue = may_hold_secret(line_shape(line.lower()))
+        if not secret_cue:
             return line
+        lowered = line.lower()
         begin = _PEM_BEGIN.search(line) if "begin" in lowered else None
         if begin is not None and not line[begin.end():].strip(" \t\r\"',"):
             # The key continues on the next lines: everything from BEGIN on is secret.

@@ -19,8 +19,7 @@ import math
 CHARS_PER_TOKEN = 3.0
 WORD_TOKENS = 1.35
 DIGIT_EXTRA_PER_CHAR = 0.5 - 1 / CHARS_PER_TOKEN  # a digit costs 1/2 token in total, not 1/3
-_DIGITS = "0123456789"
-_DELETE_DIGITS = str.maketrans("", "", _DIGITS)
+DIGIT_BYTES = b"0123456789"
 
 
 def estimate_tokens(text: str) -> int:
@@ -28,8 +27,34 @@ def estimate_tokens(text: str) -> int:
     if not text:
         return 0
     chars = len(text)
-    digits = chars - len(text.translate(_DELETE_DIGITS))
+    encoded = text.encode("utf-8", "replace")  # bytes.translate is several times faster than str's
+    digits = len(encoded) - len(encoded.translate(None, DIGIT_BYTES))
     by_chars = chars / CHARS_PER_TOKEN + digits * DIGIT_EXTRA_PER_CHAR
     by_words = len(text.split()) * WORD_TOKENS
-    extra_bytes = 0 if text.isascii() else len(text.encode("utf-8", "replace")) - chars
-    return math.ceil(max(by_chars, by_words) + extra_bytes)
+    return math.ceil(max(by_chars, by_words) + len(encoded) - chars)
+
+
+class TokenTally:
+    """Running totals for the token estimate of a long text read line by line (the input log), cheaper
+    than estimating each line: the caller already knows each line's digit count."""
+
+    def __init__(self) -> None:
+        """Start at zero."""
+        self.chars = 0
+        self.digits = 0
+        self.words = 0
+        self.extra_tokens = 0
+
+    def add(self, text: str, digits: int) -> None:
+        """Count one line (plus its newline) holding ``digits`` digits."""
+        if not text.isascii():
+            self.extra_tokens += estimate_tokens(text) + 1  # rare: exact per-line estimate
+            return
+        self.chars += len(text) + 1
+        self.digits += digits
+        self.words += len(text.split())
+
+    def tokens(self) -> int:
+        """The conservative estimate for everything added so far (same formula as estimate_tokens)."""
+        by_chars = self.chars / CHARS_PER_TOKEN + self.digits * DIGIT_EXTRA_PER_CHAR
+        return math.ceil(max(by_chars, self.words * WORD_TOKENS)) + self.extra_tokens

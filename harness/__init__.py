@@ -1,0 +1,7 @@
+"""End-to-end harness shared by tests/e2e and scripts/demo.py.
+
+It builds (once, cached) a virtualenv holding the full `prefect` package, starts a real Prefect server, our
+app (gunicorn) and a real qcluster against a PostgreSQL database, serves Dalgo-shaped flows, and stops
+everything it started. The full `prefect` package never enters the project's own virtualenv: it ships the
+same `prefect` module as `prefect-client` and the two overwrite each other.
+"""

@@ -1,0 +1,101 @@
+"""The cached virtualenv that holds the full `prefect` package (server, CLI and flow runner).
+
+Built on demand under `.cache/prefect-venv` (or PREFECT_VENV_DIR). A lock file stops two runs from building it
+at once; a marker file, written last, says the build finished, so a half-built venv is never used.
+"""
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+PREFECT_VERSION = "3.9.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VENV_DIR = REPO_ROOT / ".cache" / "prefect-venv"
+# pip resolving and downloading ~270 MB takes 1-2 minutes here; a stalled index should not hang CI for long.
+BUILD_TIMEOUT_SECONDS = 600
+LOCK_TIMEOUT_SECONDS = BUILD_TIMEOUT_SECONDS + 60
+
+
+class PrefectVenvUnavailable(RuntimeError):
+    """The prefect virtualenv could not be built (typically: no network to PyPI)."""
+
+
+def venv_dir() -> Path:
+    """Where the venv lives: PREFECT_VENV_DIR, else .cache/prefect-venv in the repository."""
+    return Path(os.environ.get("PREFECT_VENV_DIR") or DEFAULT_VENV_DIR)
+
+
+def marker_path(directory: Path) -> Path:
+    """The file whose presence means the build completed for PREFECT_VERSION."""
+    return directory / f".complete-prefect-{PREFECT_VERSION}"
+
+
+def python_path(directory: Path) -> Path:
+    """The venv's interpreter."""
+    return directory / "bin" / "python"
+
+
+@contextmanager
+def build_lock(directory: Path):
+    """Hold an exclusive lock beside the venv for the duration of a build (bounded wait)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = directory.parent / f"{directory.name}.lock"
+    with open(lock_file, "w") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PrefectVenvUnavailable(f"another build held {lock_file} for too long")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_build_step(command: list[str], log) -> None:
+    """Run one build command, its output appended to the build log; a failure says where to look."""
+    log.write(f"$ {' '.join(command)}\n")
+    log.flush()
+    try:
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=BUILD_TIMEOUT_SECONDS)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        raise PrefectVenvUnavailable(f"{' '.join(command[:4])} ... failed ({exc}); see {log.name}") from exc
+
+
+def ensure_prefect_venv(progress=None) -> Path:
+    """The interpreter of a venv with prefect==PREFECT_VERSION, building it first if needed.
+
+    `progress(message)` is told when a build starts. Raises PrefectVenvUnavailable when it cannot be built.
+    """
+    directory = venv_dir()
+    if marker_path(directory).exists():
+        return python_path(directory)
+    with build_lock(directory):
+        # Another run may have finished the build while we waited for the lock.
+        if marker_path(directory).exists():
+            return python_path(directory)
+        if progress:
+            progress(f"building the prefect {PREFECT_VERSION} virtualenv in {directory} (once; 1-2 minutes)")
+        shutil.rmtree(directory, ignore_errors=True)
+        build_log_path = directory.parent / f"{directory.name}-build.log"
+        with open(build_log_path, "w") as log:
+            run_build_step([sys.executable, "-m", "venv", str(directory)], log)
+            run_build_step(
+                [str(python_path(directory)), "-m", "pip", "install", "--quiet", f"prefect=={PREFECT_VERSION}"], log
+            )
+            run_build_step([str(python_path(directory)), "-c", "import prefect.server.api.server, prefect.flows"], log)
+        marker_path(directory).write_text(f"prefect=={PREFECT_VERSION}\n")
+        return python_path(directory)
+
+
+if __name__ == "__main__":
+    print(ensure_prefect_venv(progress=print))

@@ -1,0 +1,147 @@
+"""The demo: real Prefect, our app and the cluster; two Dalgo pipelines fail and their summaries are printed.
+
+    python scripts/demo.py
+
+Starts a Prefect server (building its virtualenv once, 1-2 minutes, needs PyPI), the Airbyte stand-in,
+gunicorn and a qcluster against PostgreSQL (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo,
+created and migrated if needed), configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline
+whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
+the failed step and where the time went. Everything it started is stopped at the end, on error, or on Ctrl-C.
+
+With OPENAI_API_KEY (and optionally OPENAI_BASE_URL, LLM_MODEL) set, summaries come from the model; without,
+from the offline summarizer.
+"""
+
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
+# Django reads every setting from the environment once, at set-up: the demo's own choices go in first.
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
+os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+import django  # noqa: E402
+
+django.setup()
+
+from ddpui.api.schemas import summary_out  # noqa: E402
+from ddpui.core.orgs import create_org_with_manager  # noqa: E402
+from ddpui.management.commands.summarize_flow_run import render_summary  # noqa: E402
+from harness.prefect_venv import PrefectVenvUnavailable  # noqa: E402
+from harness.processes import HarnessError  # noqa: E402
+from harness.scenarios import (  # noqa: E402
+    ScenarioRun,
+    dbt_failure_after_sync,
+    finish_scenario,
+    second_sync_fails,
+    start_scenario,
+)
+from harness.stack import DalgoStack, start_stack  # noqa: E402
+
+DEMO_ORG = {"name": "Demo NGO", "email": "manager@demo-ngo.example", "slug": "demo-ngo"}
+
+
+class Progress:
+    """One status line that shows what we wait for and for how long (redrawn in place on a terminal)."""
+
+    def __init__(self) -> None:
+        self.interactive = sys.stdout.isatty()
+        self.what = ""
+        self.last_drawn = 0.0
+
+    def step(self, message: str) -> None:
+        """Start waiting for something new."""
+        self.done()
+        self.what = message
+        print(f"- {message}", end="" if self.interactive else "\n", flush=True)
+
+    def waiting(self, elapsed: float) -> None:
+        """Redraw the elapsed time (at most a few times a second)."""
+        if self.interactive and time.monotonic() - self.last_drawn > 0.2:
+            self.last_drawn = time.monotonic()
+            print(f"\r- {self.what} ... {elapsed:4.0f} s", end="", flush=True)
+
+    def done(self) -> None:
+        """End the current line."""
+        if self.interactive and self.what:
+            print(flush=True)
+        self.what = ""
+
+
+def print_result(run: ScenarioRun) -> None:
+    """The run's state, its stored summary as `summarize_flow_run` prints it, and the measured timings."""
+    print(f"\n=== {run.scenario.name}: flow run {run.flow_run.name} ({run.flow_run_id}) ended {run.flow_run.state.name}")
+    print(render_summary(summary_out(run.session)))
+    print(run.timeline.render("timings"))
+
+
+def run_demo(stack: DalgoStack, progress: Progress) -> None:
+    """Create the org, run both failing pipelines at once, print each summary as it is stored."""
+    org, orguser, token = create_org_with_manager(**DEMO_ORG)
+    print(f"org {org.slug}: manager {orguser.user.email}, API token {token[:6]}... (shown once, stored hashed)")
+    runs = [
+        start_scenario(stack, org, dbt_failure_after_sync(stack.airbyte)),
+        start_scenario(stack, org, second_sync_fails(stack.airbyte)),
+    ]
+    for run in runs:
+        progress.step(f"waiting for '{run.scenario.name}' to fail and be summarized")
+        finish_scenario(stack, run, progress=progress.waiting)
+        progress.done()
+        print_result(run)
+
+
+def interrupt(signum, frame) -> None:
+    """SIGTERM ends the demo as Ctrl-C does: through the clean-up below."""
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    """Start, run, print, stop. Exit status 0 on success, 2 when Prefect cannot be installed, 1 otherwise."""
+    signal.signal(signal.SIGTERM, interrupt)
+    progress = Progress()
+    run_dir = Path(tempfile.mkdtemp(prefix="dalgo-demo-"))
+    mode = "the model " + os.environ.get("LLM_MODEL", "") if os.environ.get("OPENAI_API_KEY") else "the offline summarizer"
+    print(f"Dalgo failure-summary demo: database {os.environ['DATABASE_URL'].rsplit('@', 1)[-1]}, summaries by {mode}")
+    print(f"logs of every process: {run_dir}")
+    stack = None
+    try:
+        stack = start_stack(
+            run_dir,
+            database_url=os.environ["DATABASE_URL"],
+            fresh_database=False,
+            openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
+            openai_base_url=os.environ.get("OPENAI_BASE_URL", ""),
+            progress=progress.step,
+            waiting=progress.waiting,
+        )
+        progress.done()
+        print(stack.setup_output.rstrip())
+        run_demo(stack, progress)
+        return 0
+    except PrefectVenvUnavailable as exc:
+        progress.done()
+        print(f"\nCannot run the demo: the Prefect server's virtualenv could not be built ({exc}).\n"
+              "It needs network access to PyPI once (pip install prefect==3.9.1).", file=sys.stderr)
+        return 2
+    except HarnessError as exc:
+        progress.done()
+        print(f"\nThe demo failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.done()
+        print("\ninterrupted: stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        if stack is not None:
+            stack.stop()
+            print("stopped every process the demo started")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

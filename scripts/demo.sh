@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The demo: a failing Dalgo pipeline on a real Prefect server -> webhook -> cluster -> stored summary, printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ddpui_demo}"
+exec .venv/bin/python scripts/demo.py "$@"

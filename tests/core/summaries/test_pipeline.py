@@ -1,0 +1,169 @@
+"""The whole summary pipeline in-process: locate -> evidence -> condense -> summarize -> store, against
+stand-ins on real sockets. Pins the upstream mistakes of contract section 6."""
+
+import datetime
+import json
+
+import pytest
+from django.utils import timezone
+
+from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
+from ddpui.models import LlmSession, SummaryStatus
+
+pytestmark = pytest.mark.django_db
+
+LOGGED_SECRETS = ["S3cretPassw0rd", "SG.abcdefghijklmnop.qrstuvwxyz0123456789"]
+
+
+def stored_text(session: LlmSession) -> str:
+    """Everything we stored about a session, as one string to scan."""
+    session.refresh_from_db()
+    fields = {f.name: getattr(session, f.name) for f in LlmSession._meta.fields if f.name not in ("org", "orguser", "reused_from")}
+    return json.dumps(fields, default=str)
+
+
+def test_dbt_failure_is_summarized_from_that_tasks_logs_only(dalgo_runs, prefect_api):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    dalgo_runs.sync_subflow(run, connections[0], failed=False)
+    prefect_api.add_logs(["flow-level chatter that is not the dbt task"], flow_run_id=run["id"])
+    dalgo_runs.dbt_task(run)
+
+    session = summarize_flow_run(run["id"])
+
+    assert session.status == SummaryStatus.READY and session.provider == "offline"
+    assert session.failed_step["kind"] == "dbt" and session.failed_step["task_slug"] == "dbt-run"
+    assert 'column "id" does not exist' in session.excerpt
+    assert "flow-level chatter" not in session.excerpt
+    assert session.category in ("schema", "sql_error")
+    assert session.title and session.summary and session.fix_steps and session.evidence
+    assert session.session_status == "completed" and session.response[0]["response"]
+    assert not any(secret in stored_text(session) for secret in LOGGED_SECRETS)
+
+
+def test_airbyte_failure_uses_this_runs_job_of_that_connection(dalgo_runs):
+    run, connections = dalgo_runs.pipeline(connections=2)
+    dalgo_runs.sync_subflow(run, connections[0], failed=False)
+    dalgo_runs.sync_subflow(run, connections[1], failed=True)
+    dalgo_runs.airbyte_job(connections[0], status="succeeded")
+    stale = dalgo_runs.airbyte_job(connections[1], minutes_after_start=-60 * 24 * 7, message="an old failure")
+    this_run = dalgo_runs.airbyte_job(connections[1], minutes_after_start=1)
+
+    session = summarize_flow_run(run["id"])
+
+    assert session.failed_step["connection_id"] == connections[1]
+    assert session.airbyte_job_id == this_run["job"]["id"] != stale["job"]["id"]
+    assert "lacks scope marketing.read" in session.excerpt  # Airbyte's failureSummary
+    assert "403 Forbidden" in session.excerpt  # the attempt's log
+    assert "an old failure" not in session.excerpt
+    assert session.category == "auth"
+    assert not any(secret in stored_text(session) for secret in LOGGED_SECRETS)
+
+
+def test_subflow_failure_reads_the_subflows_logs_not_the_parents(dalgo_runs, prefect_api):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    prefect_api.add_logs(["PARENT LINE that must not be sent"], flow_run_id=run["id"])
+    child = dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    session = summarize_flow_run(run["id"])  # no Airbyte job in this run: the subflow's own logs
+    assert session.failed_step["flow_run_id"] == child
+    assert f"Job failed for connection {connections[0]}" in session.excerpt
+    assert "PARENT LINE" not in session.excerpt
+
+
+@pytest.mark.parametrize(
+    "state_type, state_name, message",
+    [("CRASHED", "Crashed", "Execution was aborted by a termination signal."),
+     ("FAILED", "TimedOut", "Flow run exceeded timeout of 60.0 second(s)")],
+)
+def test_crashed_and_timed_out_runs_without_logs_are_summarized(dalgo_runs, state_type, state_name, message):
+    run, _ = dalgo_runs.pipeline(state_type=state_type, state_name=state_name, message=message)
+    session = summarize_flow_run(run["id"])
+    assert session.status == SummaryStatus.READY
+    assert message in session.excerpt
+    assert session.failed_step["kind"] == "flow"
+
+
+def test_flow_body_failure_is_summarized(dalgo_runs, prefect_api):
+    run, connections = dalgo_runs.pipeline(connections=2, message="2 airbyte sync(s) failed")
+    prefect_api.add_logs(["RuntimeError: 2 airbyte sync(s) failed"], flow_run_id=run["id"], level=40)
+    session = summarize_flow_run(run["id"])
+    assert session.failed_step["kind"] == "flow" and "2 airbyte sync(s) failed" in session.excerpt
+
+
+def test_duplicate_requests_make_one_row_and_one_llm_call(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    first = summarize_flow_run(run["id"])
+    second = summarize_flow_run(run["id"])
+    assert first.pk == second.pk and LlmSession.objects.count() == 1
+    assert llm_api.request_count == 1
+    assert first.provider == "openai" and first.status == SummaryStatus.READY
+
+
+def test_llm_request_holds_no_secret_and_stays_in_budget(dalgo_runs, llm_api, settings):
+    settings.SUMMARY_TOKEN_BUDGET = 800
+    run, connections = dalgo_runs.pipeline(connections=1)
+    dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    dalgo_runs.airbyte_job(connections[0], lines=[*["noise line %d" % i for i in range(5000)],
+                                                   "ERROR password=hunter2hunter2 rejected"])
+    session = summarize_flow_run(run["id"])
+    prompt = "\n".join(llm_api.prompts())
+    assert "hunter2hunter2" not in prompt and "SG.abcdefghijklmnop" not in prompt
+    assert "noise line 4999" in prompt or "omitted" in prompt
+    assert len(prompt) < 800 * 4 + 6000  # the excerpt within budget, plus the fixed instructions and schema
+    assert session.provider == "openai"
+
+
+def test_llm_failure_stores_the_offline_summary_then_upgrades(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    llm_api.fail_next(500)
+    session = summarize_flow_run(run["id"])
+    assert session.status == SummaryStatus.READY and session.provider == "offline"
+    assert "500" in session.last_error and session.next_attempt_at is not None
+    LlmSession.objects.filter(pk=session.pk).update(next_attempt_at=timezone.now())
+    upgraded = produce_session(session.pk, retry=True)
+    assert upgraded.provider == "openai" and upgraded.last_error == "" and upgraded.next_attempt_at is None
+
+
+def test_llm_invalid_json_falls_back_to_offline(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    llm_api.add_content("{not json at all", "{not json at all", "{not json at all")
+    session = summarize_flow_run(run["id"])
+    assert session.provider == "offline" and "JSON" in session.last_error
+
+
+def test_prefect_down_marks_the_row_failed_with_the_reason_and_retries(dalgo_runs, settings):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    session = summarize_flow_run(run["id"])
+    LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING)
+    settings.PREFECT_API_URL = "http://127.0.0.1:9/api"
+    failed = produce_session(session.pk, regenerate=True)
+    assert failed.status == SummaryStatus.FAILED and "Prefect" in failed.last_error
+    assert failed.next_attempt_at is not None and failed.attempts == 2
+
+
+def test_a_dead_workers_claim_expires_and_the_next_try_takes_over(dalgo_runs):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    session = summarize_flow_run(run["id"])
+    LlmSession.objects.filter(pk=session.pk).update(
+        status=SummaryStatus.PENDING, lease_until=timezone.now() + datetime.timedelta(minutes=5))
+    assert produce_session(session.pk).status == SummaryStatus.PENDING  # held by a (dead) worker
+    LlmSession.objects.filter(pk=session.pk).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
+    assert produce_session(session.pk).status == SummaryStatus.READY
+
+
+def test_recurring_failure_reuses_the_stored_summary_without_a_call(dalgo_runs, llm_api):
+    first_run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(first_run)
+    first = summarize_flow_run(first_run["id"])
+    second_run, _ = dalgo_runs.pipeline(connections=0, name="other-run")
+    variant = [line.replace("0.21s", "0.37s").replace("LINE 12", "LINE 14") for line in dalgo_runs.dbt_error_log]
+    dalgo_runs.dbt_task(second_run, lines=variant)
+    second = summarize_flow_run(second_run["id"])
+    assert llm_api.request_count == 1
+    assert second.reused_from_id == first.pk and second.fingerprint == first.fingerprint
+    regenerated = summarize_flow_run(second_run["id"], regenerate=True)
+    assert llm_api.request_count == 2 and regenerated.reused_from_id is None
