@@ -84,6 +84,7 @@ def wait_for_end(
     started = time.monotonic()
 
     def ended() -> FlowRun | None:
+        """The run, once it is in a terminal state."""
         run = read_run(server.api_url, flow_run_id)
         return run if run.state and run.state.type.value in TERMINAL_STATE_TYPES else None
 

@@ -2,9 +2,9 @@
 
 Database: the app's processes and this test process must see the same committed rows, so the suite does not use
 pytest-django's test database (rolled back per test, SQLite when DATABASE_URL is unset, and shared with the
-other tests). It makes its own PostgreSQL database, E2E_DATABASE_URL (default: test_ddpui_e2e on
-DATABASE_URL's server), afresh each
-session with the project's `manage.py migrate`, and reads it here through an extra connection alias, "e2e".
+other tests). It makes its own PostgreSQL database, E2E_DATABASE_URL (default: test_ddpui_e2e on DATABASE_URL's
+server), afresh each session with the project's `manage.py migrate`, and reads it here through an extra
+connection alias, "e2e".
 """
 
 import os
