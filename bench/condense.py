@@ -97,14 +97,14 @@ def peak_memory(action: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def table(headers: list[str], rows: list[list[object]]) -> str:
-    """A plain fixed-width table."""
+def table(headers: list[str], rows: list[list[object]], text_columns: int) -> str:
+    """A plain fixed-width table; the first ``text_columns`` columns are left-aligned, numbers right."""
     cells = [[str(cell) for cell in row] for row in [headers, *rows]]
     widths = [max(len(row[index]) for row in cells) for index in range(len(headers))]
     out = []
     for position, row in enumerate(cells):
-        out.append("  ".join(cell.rjust(width) if position and cell[:1].isdigit() else cell.ljust(width)
-                             for cell, width in zip(row, widths)).rstrip())
+        out.append("  ".join(cell.rjust(width) if position and column >= text_columns else cell.ljust(width)
+                             for column, (cell, width) in enumerate(zip(row, widths))).rstrip())
         if position == 0:
             out.append("  ".join("-" * width for width in widths))
     return "\n".join(out)
@@ -138,6 +138,7 @@ def scale_rows(labels: list[dict]) -> list[list[object]]:
         label = labels[label_index]
 
         def generate():
+            """A fresh lazy copy of the embedded log."""
             return embedded_log(label["lines"], label["system"], size, seed=size + label_index)
 
         lines = list(generate())
@@ -148,8 +149,7 @@ def scale_rows(labels: list[dict]) -> list[list[object]]:
         rows.append([name, "condense", f"{seconds:.2f}s", f"{memory / 2**20:.1f} MiB", f"{excerpt.tokens_in:,}",
                      f"{excerpt.tokens_out:,}", f"{kept(label, (text for _, text in excerpt.lines))}/{total}"])
         tail, seconds = timed(lambda: last_lines_baseline(lines))
-        memory = peak_memory(lambda: last_lines_baseline(generate()))
-        rows.append(["", f"last {TAIL_LINES} lines", f"{seconds:.2f}s", f"{memory / 2**20:.1f} MiB", "",
+        rows.append(["", f"last {TAIL_LINES} lines", f"{seconds:.2f}s", "", "",
                      f"{estimate_tokens(numbered(tail)):,}", f"{kept(label, (text for _, text in tail))}/{total}"])
         whole, seconds = timed(lambda: whole_log_baseline(lines))
         rows.append(["", "whole log", f"{seconds:.2f}s", f"~{sum(len(text) for _, text in whole) / 2**20:.0f} MiB text",
@@ -186,12 +186,12 @@ def main() -> None:
     print(f"Per shared log (budget {DEFAULT_BUDGET_TOKENS:,} tokens; 'at 1,000' = root causes kept at a "
           f"1,000-token budget; secrets leaked = corpus secrets mixed into the log that reach the excerpt)")
     print(table(["log", "lines in", "tokens in", "tokens out", "root cause kept", "at 1,000", "secrets leaked"],
-                per_log_rows(labels, corpus)))
+                per_log_rows(labels, corpus), text_columns=1))
     print()
     print(f"Scale (real failure logs embedded in generated noise; budget {DEFAULT_BUDGET_TOKENS:,}; memory = "
           f"tracemalloc peak while streaming from a generator)")
     print(table(["log", "strategy", "time", "peak memory", "tokens in", "tokens out", "root cause kept"],
-                scale_rows(labels)))
+                scale_rows(labels), text_columns=2))
     print()
     for line in redaction_rows(labels, corpus):
         print(line)

@@ -107,6 +107,15 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
+# ---- Failed authentication (bearer tokens and the webhook key) ------------------------------------------------
+# A client (IP) that fails this many times within the window gets 429 with Retry-After until the window ends.
+# Counted in the database, so the limit holds across gunicorn workers and hosts.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20)
+AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
+# Behind a reverse proxy every request comes from the proxy's address: then trust the last X-Forwarded-For
+# entry (the one our proxy appended). Leave off when clients reach gunicorn directly (they could forge it).
+AUTH_TRUST_X_FORWARDED_FOR = env_bool("AUTH_TRUST_X_FORWARDED_FOR", False)
+
 # ---- Prefect -----------------------------------------------------------------------------------------------
 PREFECT_API_URL = env_str("PREFECT_API_URL", "http://127.0.0.1:4200/api")
 # Empty means every webhook request is refused (fail closed).

@@ -1,5 +1,6 @@
 """The only code that speaks to Prefect: reads flow runs, task runs and logs through prefect-client."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,15 +40,29 @@ class FlowRunNotFound(PrefectError):
     """Prefect does not know this flow run."""
 
 
+# One open client per process and API URL: building one costs an SSL context and a CSRF probe, and a
+# summary makes a dozen reads. Keyed by pid because the qcluster forks its workers.
+OPEN_CLIENTS: dict[tuple[int, str], SyncPrefectClient] = {}
+
+
+def shared_client() -> SyncPrefectClient:
+    """This process's open SyncPrefectClient for PREFECT_API_URL."""
+    key = (os.getpid(), settings.PREFECT_API_URL)
+    client = OPEN_CLIENTS.get(key)
+    if client is None:
+        client = SyncPrefectClient(
+            settings.PREFECT_API_URL, httpx_settings={"timeout": settings.PREFECT_HTTP_TIMEOUT_SECONDS}
+        )
+        client.__enter__()
+        OPEN_CLIENTS[key] = client
+    return client
+
+
 @contextmanager
 def prefect_client() -> Iterator[SyncPrefectClient]:
-    """A SyncPrefectClient on PREFECT_API_URL; transport errors surface as PrefectError."""
-    client = SyncPrefectClient(
-        settings.PREFECT_API_URL, httpx_settings={"timeout": settings.PREFECT_HTTP_TIMEOUT_SECONDS}
-    )
+    """The shared SyncPrefectClient on PREFECT_API_URL; transport errors surface as PrefectError."""
     try:
-        with client:
-            yield client
+        yield shared_client()
     except ObjectNotFound as exc:
         raise FlowRunNotFound(str(exc)) from exc
     except (httpx.HTTPError, OSError) as exc:

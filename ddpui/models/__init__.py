@@ -1,6 +1,7 @@
 """All ddpui models, importable from ddpui.models."""
 
 from ddpui.models.airbyte import AirbyteJob
+from ddpui.models.auth import AuthFailureWindow
 from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
 from ddpui.models.org import (
@@ -18,6 +19,7 @@ from ddpui.models.org import (
 __all__ = [
     "AirbyteJob",
     "ApiToken",
+    "AuthFailureWindow",
     "DataflowType",
     "LlmSession",
     "MANAGER_ROLES",

@@ -574,8 +574,9 @@ class _Condenser:
             block.add(line)
             self._note_exception(line)
             return True
-        if 0 <= block.after_exception < 1 and body[:1] in (" ", "\t"):
+        if 0 <= block.after_exception < 3 and body[:1] in (" ", "\t"):
             block.add(line)  # a multi-line exception message ("  LINE 8: ...")
+            block.after_exception += 1
             return True
         return False
 
