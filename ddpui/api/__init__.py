@@ -1,6 +1,10 @@
 """The HTTP API: the Prefect webhook, the summary read API and Dalgo's compatible endpoints."""
 
+import math
+
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import Throttled
 
 from ddpui.api import dalgo_api, summary_api, webhook_api
 from ddpui.api.auth import OrgUserBearer
@@ -11,3 +15,12 @@ api.add_router("/api/v1/", summary_api.router)
 api.add_router("/api/prefect/v1/", dalgo_api.prefect_router)
 api.add_router("/api/airbyte/v1/", dalgo_api.airbyte_router)
 api.add_router("/api/tasks/", dalgo_api.tasks_router)
+
+
+@api.exception_handler(Throttled)
+def too_many_failures(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """429 with Retry-After (whole seconds, RFC 9110): raised for a client blocked after failed authentication."""
+    response = api.create_response(request, {"detail": "too many failed attempts, try again later"}, status=429)
+    if exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
+    return response

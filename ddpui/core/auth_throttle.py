@@ -58,31 +58,30 @@ def blocked_for_seconds(scope: str, client: str, *, now: datetime | None = None)
     return max(1, math.ceil((started + window() - now).total_seconds()))
 
 
-def record_failure(scope: str, client: str, *, now: datetime | None = None) -> None:
-    """Count one failed attempt: +1 in the current window, or a new window starting now when it has passed.
+def add_failure(scope: str, client: str, now: datetime) -> int:
+    """+1 in the client's current window, or restart the window at `now` with 1 when it has passed.
 
-    A single conditional UPDATE, so concurrent failures from several workers are all counted (PostgreSQL
-    re-evaluates the CASE on the row version it waited for). The first failure of a client inserts the row;
-    if a concurrent first failure won that insert, ours becomes an update.
+    One conditional UPDATE: concurrent failures from several workers are all counted (PostgreSQL re-evaluates
+    the CASE on the row version it waited for). Returns the rows touched: 0 when the client has no row yet.
     """
-    now = now or timezone.now()
     expired = Q(window_started_at__lte=now - window())
-    rows = AuthFailureWindow.objects.filter(scope=scope, client=client)
+    return AuthFailureWindow.objects.filter(scope=scope, client=client).update(
+        failures=Case(When(expired, then=Value(1)), default=F("failures") + 1),
+        window_started_at=Case(When(expired, then=Value(now)), default=F("window_started_at")),
+    )
 
-    def count() -> int:
-        """Apply the increment-or-restart; the number of rows it touched (0 or 1)."""
-        return rows.update(
-            failures=Case(When(expired, then=Value(1)), default=F("failures") + 1),
-            window_started_at=Case(When(expired, then=Value(now)), default=F("window_started_at")),
-        )
 
-    if count():
+def record_failure(scope: str, client: str, *, now: datetime | None = None) -> None:
+    """Count one failed attempt of the client. Its first failure inserts the row; if a concurrent first
+    failure won that insert (unique scope + client), ours becomes an update."""
+    now = now or timezone.now()
+    if add_failure(scope, client, now):
         return
     try:
         with transaction.atomic():
             AuthFailureWindow.objects.create(scope=scope, client=client, failures=1, window_started_at=now)
     except IntegrityError:
-        count()
+        add_failure(scope, client, now)
 
 
 def prune_expired_windows(*, older_than: timedelta) -> int:
