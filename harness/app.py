@@ -2,6 +2,7 @@
 the environment the caller chooses (database, Prefect, Airbyte stand-in, LLM or none)."""
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ WEB_WORKERS = 2
 START_TIMEOUT_SECONDS = 60
 COMMAND_TIMEOUT_SECONDS = 120
 WEBHOOK_PATH = "/webhooks/v1/notification/"
+# Django-Q2 logs this once its workers, monitor and pusher are up.
+CLUSTER_RUNNING = re.compile(r"Q Cluster \S+.* running\.")
 # Variables of the caller's environment that must not leak into the app (the test's or shell's own choices).
 INHERITED_PREFIXES_TO_DROP = ("PREFECT_", "OPENAI_", "AIRBYTE_", "DATABASE_URL", "LOG_SETTLE_", "Q_", "DJANGO_")
 
@@ -78,7 +81,7 @@ def start_cluster(stack: ProcessStack, env: dict[str, str]) -> ManagedProcess:
     process = stack.start(
         "qcluster", [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
     )
-    wait_until(lambda: "running" in process.tail(200).lower() or None, timeout=START_TIMEOUT_SECONDS,
+    wait_until(lambda: CLUSTER_RUNNING.search(process.output_since_start()), timeout=START_TIMEOUT_SECONDS,
                what="the qcluster to start", watch=[process], interval=0.3)
     return process
 

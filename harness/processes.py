@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import httpx
 
@@ -42,6 +42,8 @@ class ManagedProcess:
     popen: subprocess.Popen
     log_path: Path
     signal_group: bool = True
+    # Where this start's output begins in the log (a restarted process appends to the same file).
+    log_start: int = 0
 
     def is_running(self) -> bool:
         """The main process has not exited."""
@@ -54,6 +56,15 @@ class ManagedProcess:
         except OSError as exc:
             return f"(no log: {exc})"
         return "\n".join(text.splitlines()[-lines:])
+
+    def output_since_start(self) -> str:
+        """What this process (not an earlier one with the same log) has written so far."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_start)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def describe(self) -> str:
         """Name, state and log tail, for an error message."""
@@ -105,6 +116,7 @@ class ProcessStack:
     ) -> ManagedProcess:
         """Start a child in its own session (process group), stdout and stderr to `<run_dir>/<name>.log`."""
         log_path = self.run_dir / f"{name}.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
                 command,
@@ -115,7 +127,9 @@ class ProcessStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        process = ManagedProcess(name=name, popen=popen, log_path=log_path, signal_group=signal_group)
+        process = ManagedProcess(
+            name=name, popen=popen, log_path=log_path, signal_group=signal_group, log_start=log_start
+        )
         self.processes.append(process)
         return process
 
@@ -142,7 +156,7 @@ def wait_until(
     *,
     timeout: float,
     what: str,
-    watch: list[ManagedProcess] = (),
+    watch: Sequence[ManagedProcess] = (),
     interval: float = 0.25,
     progress: Callable[[float], None] | None = None,
 ) -> object:

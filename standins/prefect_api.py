@@ -72,6 +72,9 @@ TASK_RUN_FILTER_FIELDS = {
     "end_time": "end_time",
     "flow_run_id": "flow_run_id",
 }
+# A deployment filter on a flow-run read joins the run to its deployment; the stand-in keeps no deployments,
+# so only the deployment's id (the run's deployment_id) can be tested.
+DEPLOYMENT_FILTER_FIELDS = {"id": "deployment_id"}
 LOG_FILTER_FIELDS = {
     "level": "level",
     "timestamp": "timestamp",
@@ -578,11 +581,13 @@ class PrefectStandin(StandinServer):
 
     def _filter_flow_runs(self, request: RecordedRequest) -> tuple:
         body = request.json or {}
-        self._refuse_other_filters(body, {"flow_runs"})
+        self._refuse_other_filters(body, {"flow_runs", "deployments"})
         with self._store_lock:
             runs = list(self._flow_runs.values())
         _check_filter(body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS, "flow_runs")
+        _check_filter(body.get("deployments"), DEPLOYMENT_FILTER_FIELDS, "deployments")
         runs = [r for r in runs if _matches(r, body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS)]
+        runs = [r for r in runs if _matches(r, body.get("deployments"), DEPLOYMENT_FILTER_FIELDS)]
         runs = _sorted(runs, body.get("sort"), FLOW_RUN_SORTS, "ID_DESC")
         return 200, [_public(r) for r in _page(runs, body, self.default_limit)]
 

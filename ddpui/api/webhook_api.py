@@ -2,17 +2,22 @@
 
 import hmac
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from ninja.errors import Throttled
 
+from ddpui.core.auth_throttle import WEBHOOK_SCOPE, blocked_for_seconds, client_address, record_failure
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import NotificationParseError, parse_notification
 
 logger = logging.getLogger(__name__)
 router = Router(tags=["webhooks"])
+# Deeper payloads are refused (400) before they are redacted and stored; see nested_deeper_than.
+MAX_PAYLOAD_DEPTH = 64
 
 
 class WebhookOk(Schema):
@@ -39,6 +44,24 @@ def key_is_valid(request: HttpRequest) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists/dicts inside `value` nest more than `limit` levels, found without recursion.
+
+    The stored payload is redacted by a recursive walk: a body nested hundreds of levels deep (which the
+    JSON parser accepts) would exhaust Python's stack there and answer 500. Real notifications nest < 10.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, (list, tuple)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
 def read_body_within_limit(request: HttpRequest) -> bytes | None:
     """The request body, or None when it is larger than WEBHOOK_MAX_BODY_BYTES (read at most one byte more)."""
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -54,14 +77,33 @@ def read_body_within_limit(request: HttpRequest) -> bytes | None:
 
 @router.post(
     "/notification/",
-    response={200: WebhookOk, 400: WebhookError, 401: WebhookError, 413: WebhookError, 503: WebhookError},
+    response={
+        200: WebhookOk,
+        400: WebhookError,
+        401: WebhookError,
+        413: WebhookError,
+        429: WebhookError,
+        503: WebhookError,
+    },
     auth=None,
     summary="Receive a Prefect flow-run state notification",
 )
 def receive_notification(request: HttpRequest):
-    """Record one Prefect notification and queue its handling; a repeated delivery is acknowledged and ignored."""
-    if not key_is_valid(request):
-        return Status(401, {"detail": "missing or wrong X-Notification-Key"})
+    """Record one Prefect notification and queue its handling; a repeated delivery is acknowledged and ignored.
+
+    A client that sent a wrong key too often is refused (429) before its key is compared (no guessing).
+    """
+    client = client_address(request)
+    try:
+        wait = blocked_for_seconds(WEBHOOK_SCOPE, client)
+        if wait is None and not key_is_valid(request):
+            record_failure(WEBHOOK_SCOPE, client)
+            return Status(401, {"detail": "missing or wrong X-Notification-Key"})
+    except DatabaseError:
+        logger.exception("could not check or count failed webhook keys")
+        return Status(503, {"detail": "could not record the notification, try again"})
+    if wait is not None:
+        raise Throttled(wait)
     body = read_body_within_limit(request)
     if body is None:
         return Status(413, {"detail": f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})
@@ -69,6 +111,8 @@ def receive_notification(request: HttpRequest):
         parsed = parse_notification(body)
     except NotificationParseError as exc:
         return Status(400, {"detail": str(exc)})
+    if nested_deeper_than(parsed.payload, MAX_PAYLOAD_DEPTH):
+        return Status(400, {"detail": f"body nests deeper than {MAX_PAYLOAD_DEPTH} levels"})
     try:
         notification, created = record_notification(parsed)
     except DatabaseError:

@@ -6,14 +6,20 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Task
 
+from ddpui.core.auth_throttle import prune_expired_windows
 from ddpui.models import Notification, NotificationStatus
+
+# Failed-authentication counters block no one once their window has passed; a day keeps them for a look.
+AUTH_FAILURE_KEEP = timedelta(days=1)
 
 
 def prune_old_records() -> dict[str, int]:
-    """Delete handled/failed notifications and task results older than RETENTION_DAYS; returns counts."""
+    """Delete handled/failed notifications and task results older than RETENTION_DAYS, and expired
+    failed-authentication counters; returns counts."""
     cutoff = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
     notifications, _ = Notification.objects.filter(
         received_at__lt=cutoff, status__in=[NotificationStatus.HANDLED, NotificationStatus.FAILED]
     ).delete()
     results, _ = Task.objects.filter(stopped__lt=cutoff).delete()
-    return {"notifications": notifications, "task_results": results}
+    auth_failures = prune_expired_windows(older_than=max(AUTH_FAILURE_KEEP, timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)))
+    return {"notifications": notifications, "task_results": results, "auth_failures": auth_failures}

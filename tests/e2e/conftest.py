@@ -2,7 +2,7 @@
 
 Database: the app's processes and this test process must see the same committed rows, so the suite does not use
 pytest-django's test database (rolled back per test, SQLite when DATABASE_URL is unset, and shared with the
-other tests). It makes its own PostgreSQL database, E2E_DATABASE_URL (default: test_ddpui_e2e on DATABASE_URL's
+other tests). It makes its own PostgreSQL database, E2E_DATABASE_URL (default: ddpui_e2e_harness on DATABASE_URL's
 server), afresh each session with the project's `manage.py migrate`, and reads it here through an extra
 connection alias, "e2e".
 """
@@ -15,10 +15,13 @@ import dj_database_url
 import pytest
 from django.db import connections
 
+from harness.database import database_name
 from harness.prefect_venv import PrefectVenvUnavailable
 from harness.stack import DalgoStack, start_stack
 
-E2E_DATABASE_NAME = "test_ddpui_e2e"
+# Not "test_<name>": that is pytest-django's own test database for DATABASE_URL=<name>, dropped and recreated
+# by it; sharing it would drop one under the other.
+E2E_DATABASE_NAME = "ddpui_e2e_harness"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/"
 
 
@@ -57,6 +60,9 @@ def e2e_db_access(django_db_blocker):
 @pytest.fixture(scope="session")
 def e2e_stack(tmp_path_factory, django_db_blocker) -> DalgoStack:
     """Everything started and Prefect configured with `setup_prefect_webhook`; stopped at session end."""
+    default_name = connections["default"].settings_dict["NAME"]
+    if database_name(E2E_DATABASE_URL) in (default_name, f"test_{default_name}"):
+        pytest.fail(f"E2E_DATABASE_URL names the database the other tests use ({default_name}): choose another")
     run_dir = Path(os.environ.get(RUN_DIR_ENV) or tmp_path_factory.mktemp("e2e-run"))
     try:
         stack = start_stack(run_dir, database_url=E2E_DATABASE_URL, fresh_database=True)

@@ -12,6 +12,7 @@ from prefect.client.schemas.objects import StateType, TaskRun
 
 from ddpui.clients import prefect
 from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, FlowRunInfo, flow_run_info_from_prefect
+from ddpui.core.summaries.redact import redact_value
 
 FAILED_TASK_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 # A runaway chain of subflows is a bug somewhere else; stop well before it costs anything.
@@ -53,11 +54,12 @@ class FailedStep:
         return f"flow:{self.flow_run_id}"
 
     def as_json(self) -> dict[str, Any]:
-        """The failed_step object users read (DESIGN.md), JSON-safe."""
+        """The failed_step object users read (DESIGN.md), JSON-safe and redacted: it is stored and shown, and
+        Prefect's state message often quotes the exception, credentials included."""
         data = asdict(self)
         for name in ("start_time", "end_time"):
             data[name] = data[name].isoformat() if data[name] else None
-        return data
+        return redact_value(data)
 
 
 def current_attempt_task_runs(flow_run: FlowRunInfo) -> list[TaskRun]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from ddpui.clients.prefect import FlowRunNotFound, PrefectError, read_flow_run
 from ddpui.core.airbyte_jobs import sync_connection_jobs
 from ddpui.core.flow_runs import (
+    FAILURE_STATE_NAMES,
     FlowRunInfo,
     flow_run_info_from_notification,
     flow_run_info_from_prefect,
@@ -31,6 +32,9 @@ from ddpui.models import Notification, NotificationStatus
 logger = logging.getLogger(__name__)
 
 READ_FLOW_RUN = "read_flow_run"
+# Steps that decide from Prefect's view of the run; the notification alone may lack (text body) or misstate
+# (a child run looks like a root) what they need, so they wait for Prefect rather than conclude "nothing to do".
+PREFECT_STEPS = frozenset({"flow_run_record", "enqueue_summary"})
 NOTIFICATION_MAX_ATTEMPTS = 8
 # The handler's lease: longer than any handler run, shorter than a human would wait for a retry.
 HANDLER_LEASE_SECONDS = 300
@@ -74,6 +78,18 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+def reports_failure(notification: Notification) -> bool:
+    """The notification itself announces a failure. The handler reads the run's CURRENT state from Prefect,
+    so a Pending or Running notification handled after the run failed must not email or summarize again."""
+    return notification.state_name in FAILURE_STATE_NAMES
+
+
+def waits_for_prefect(name: str, info: FlowRunInfo) -> bool:
+    """Prefect could not be read: does step `name` need it? Email and Airbyte can go on when the notification
+    carried the run's parameters (the automation body does; Dalgo's text body carries nothing)."""
+    return name in PREFECT_STEPS or not info.parameters
+
+
 def read_flow_run_info(notification: Notification) -> tuple[FlowRunInfo, str | None]:
     """Step 1: the flow run from Prefect, or from the notification with the error that forced it."""
     try:
@@ -110,18 +126,20 @@ def run_steps(notification: Notification) -> dict[str, str]:
     if read_error:
         errors[READ_FLOW_RUN] = read_error
     org = org_of(info)
+    failure = reports_failure(notification)
     steps: list[tuple[str, Callable[[], str]]] = [
         ("flow_run_record", lambda: record_flow_run_state(info)),
-        ("failure_email", lambda: email_failure(info, org)),
+        ("failure_email", lambda: email_failure(info, org) if failure else "not a failure notification: no email"),
         ("airbyte_jobs", lambda: sync_airbyte_jobs(info)),
         # Last and in its own guard: nothing above depends on it, and its failure undoes nothing above.
-        ("enqueue_summary", lambda: enqueue_summary(info)),
+        ("enqueue_summary", lambda: enqueue_summary(info) if failure else "not a failure notification"),
     ]
     for name, step in steps:
         if name in done:
             continue
-        if read_error and name == "flow_run_record":
-            # The state read from Prefect wins over the message: without it, recording could regress the row.
+        if read_error and waits_for_prefect(name, info):
+            # The state read from Prefect wins over the message: without it, recording could regress the row,
+            # and the other steps would conclude "nothing to do" from a text body that names no deployment.
             errors[name] = "waiting for Prefect"
             continue
         try:
