@@ -6,17 +6,21 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 
-def claim(model: type[Model], pk: int, *, seconds: float, extra: Q | None = None) -> bool:
+def claim(
+    model: type[Model], pk: int, *, seconds: float, extra: Q | None = None, retry_field: str | None = None
+) -> bool:
     """Give the caller the row for `seconds` if nobody holds it (or a holder's lease expired).
 
-    A worker that dies keeps nothing: its lease simply runs out and the next try takes the row over.
+    A worker that dies keeps nothing: its lease simply runs out and the next try takes the row over. With
+    `retry_field`, the same UPDATE also sets that field to the lease's end, so a retry sweep finds the row
+    again if the holder dies without a word (SIGKILL, OOM); the holder overwrites it when it finishes.
     """
     now = timezone.now()
+    until = now + timedelta(seconds=seconds)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     condition = free & extra if extra is not None else free
-    return bool(
-        model.objects.filter(Q(pk=pk) & condition).update(lease_until=now + timedelta(seconds=seconds))
-    )
+    changes = {"lease_until": until, **({retry_field: until} if retry_field else {})}
+    return bool(model.objects.filter(Q(pk=pk) & condition).update(**changes))
 
 
 def release(model: type[Model], pk: int) -> None:

@@ -126,7 +126,9 @@ def produce(
 ) -> LlmSession:
     """Claim the row, gather and condense the evidence, reuse or summarize, store. Never raises for a
     dependency that is down: the row records the error and the retry schedule tries again."""
-    if not (retry or needs_work(session, regenerate=regenerate)) or not claim_session(session):
+    if not (retry or needs_work(session, regenerate=regenerate)):
+        return session
+    if not claim_session(session, only_if_needed=not (retry or regenerate)):
         return session
     try:
         evidence = gather_evidence(step, root)

@@ -63,9 +63,18 @@ def session_for_step(
     return session
 
 
-def claim_session(session: LlmSession) -> bool:
-    """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires)."""
-    return claim(LlmSession, session.pk, seconds=session_lease_seconds())
+def claim_session(session: LlmSession, *, only_if_needed: bool = False) -> bool:
+    """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires).
+
+    The claim also schedules the row's retry for the lease's end: a worker killed mid-summary leaves a row the
+    retry sweep picks up, never one stuck pending. `only_if_needed` repeats needs_work() inside the UPDATE:
+    a duplicate task that read the row while another worker was finishing it must not summarize it again.
+    """
+    due = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__lte=timezone.now())
+    return claim(
+        LlmSession, session.pk, seconds=session_lease_seconds(), extra=due if only_if_needed else None,
+        retry_field="next_attempt_at",
+    )
 
 
 def needs_work(session: LlmSession, *, regenerate: bool) -> bool:

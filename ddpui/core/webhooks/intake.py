@@ -1,9 +1,8 @@
 """Records a parsed notification and enqueues its handler, in one transaction (the ORM broker is an outbox)."""
 
 from django.db import IntegrityError, transaction
-from django_q.tasks import async_task
 
-from ddpui.core.summaries.queue import TASK_FAILURE_HOOK
+from ddpui.core.queue import enqueue
 from ddpui.core.summaries.redact import redact_value
 from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import Notification
@@ -13,12 +12,7 @@ HANDLE_NOTIFICATION_TASK = "tasks.webhooks.handle_notification"
 
 def enqueue_notification_handler(notification_id: int) -> None:
     """Queue the handler for one recorded notification (commits with the caller's transaction)."""
-    async_task(
-        HANDLE_NOTIFICATION_TASK,
-        notification_id,
-        hook=TASK_FAILURE_HOOK,
-        task_name=f"handle-notification-{notification_id}",
-    )
+    enqueue(HANDLE_NOTIFICATION_TASK, notification_id, task_name=f"handle-notification-{notification_id}")
 
 
 def record_notification(parsed: ParsedNotification) -> tuple[Notification, bool]:
