@@ -121,9 +121,11 @@ PREFECT_API_URL = env_str("PREFECT_API_URL", "http://127.0.0.1:4200/api")
 # Empty means every webhook request is refused (fail closed).
 PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
-# Logs reach Prefect up to ~1.2 s after the webhook: re-read until the count is stable, within this bound.
-LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 1.0)
-LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 6.0)
+# Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
+# LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
+LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.5)
+LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 0.5)
+LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 8.0)
 
 # ---- Airbyte (Config API) ----------------------------------------------------------------------------------
 AIRBYTE_SERVER_HOST = env_str("AIRBYTE_SERVER_HOST", "127.0.0.1")

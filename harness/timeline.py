@@ -73,13 +73,20 @@ def timeline_of(flow_run: FlowRun, session: LlmSession | None, using: str) -> Su
 
 
 def settled_summary(flow_run_id: str, using: str) -> LlmSession | None:
-    """The run's automatic summary once it is no longer pending."""
-    return (
+    """The run's automatic summary once it is no longer pending AND its summary task has finished.
+
+    The row turns ready a moment before the pipeline writes its last timing, and Django-Q2 saves the task's
+    row only when it ends: waiting for both makes the timeline complete.
+    """
+    session = (
         LlmSession.objects.using(using)
         .filter(flow_run_id=flow_run_id, trigger="failure")
         .exclude(status=SummaryStatus.PENDING)
         .first()
     )
+    if session is None or not Task.objects.using(using).filter(name=f"summarize-flow-run-{flow_run_id}").exists():
+        return None
+    return session
 
 
 def wait_for_summary(

@@ -102,8 +102,9 @@ def prefect_api(settings):
     """A fake Prefect API on a real socket; settings point prefect-client at it. Logs settle fast in tests."""
     server = PrefectStandin().start()
     settings.PREFECT_API_URL = server.api_url
+    settings.LOG_QUIET_SECONDS = 0.3
     settings.LOG_SETTLE_INTERVAL_SECONDS = 0.05
-    settings.LOG_SETTLE_MAX_SECONDS = 0.5
+    settings.LOG_SETTLE_MAX_SECONDS = 1.0
     yield server
     server.stop()
 
@@ -225,7 +226,8 @@ def process_env(settings, **overrides) -> dict[str, str]:
         "AIRBYTE_SERVER_PORT": str(settings.AIRBYTE_SERVER_PORT),
         "OPENAI_API_KEY": settings.OPENAI_API_KEY,
         "OPENAI_BASE_URL": settings.OPENAI_BASE_URL,
-        "LOG_SETTLE_INTERVAL_SECONDS": "0.1",
+        "LOG_QUIET_SECONDS": "0.3",
+        "LOG_SETTLE_INTERVAL_SECONDS": "0.05",
         "LOG_SETTLE_MAX_SECONDS": "1",
         "Q_POLL_SECONDS": "0.05",
         "Q_WORKERS": "2",

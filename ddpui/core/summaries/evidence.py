@@ -27,8 +27,8 @@ from ddpui.models import AirbyteJob
 logger = logging.getLogger(__name__)
 
 FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
-# Logs of a run that ended this long ago have all arrived: read once, do not wait.
-LOGS_SETTLED_AFTER = timedelta(seconds=10)
+# A step that ended this long before its quiet time (an on-demand summary of an old run): one read is enough.
+LONG_SETTLED = timedelta(minutes=1)
 
 
 @dataclass
@@ -55,20 +55,26 @@ def log_lines_of(logs: list) -> list[LogLine]:
 
 
 def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[list, int]:
-    """The step's logs, re-read until two reads agree (bounded by LOG_SETTLE_MAX_SECONDS); also ms waited."""
+    """The step's logs once they have all arrived; also the milliseconds waited.
+
+    Prefect's clients ship logs in batches every ~2 s, so a read right after the webhook misses lines. Logs are
+    taken as complete once the step ended LOG_QUIET_SECONDS ago AND two reads agree; the wait is bounded by
+    LOG_SETTLE_MAX_SECONDS.
+    """
     scope = {"task_run_id": step.task_run_id} if step.log_scope == "task_run" else {"flow_run_id": step.flow_run_id}
+    started = time.monotonic()
+    quiet_from = (ended_at or timezone.now()) + timedelta(seconds=settings.LOG_QUIET_SECONDS)
     logs = prefect.read_logs(**scope)
-    if ended_at and timezone.now() - ended_at > LOGS_SETTLED_AFTER:
+    if timezone.now() > quiet_from + LONG_SETTLED:
         return logs, 0
-    waited = 0.0
-    while waited < settings.LOG_SETTLE_MAX_SECONDS:
-        time.sleep(settings.LOG_SETTLE_INTERVAL_SECONDS)
-        waited += settings.LOG_SETTLE_INTERVAL_SECONDS
-        again = prefect.read_logs(**scope)
-        if len(again) == len(logs) and logs:
+    previous_count = None
+    while timezone.now() < quiet_from or len(logs) != previous_count:
+        if time.monotonic() - started >= settings.LOG_SETTLE_MAX_SECONDS:
             break
-        logs = again
-    return logs, int(waited * 1000)
+        time.sleep(settings.LOG_SETTLE_INTERVAL_SECONDS)
+        previous_count = len(logs)
+        logs = prefect.read_logs(**scope)
+    return logs, int((time.monotonic() - started) * 1000)
 
 
 def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:

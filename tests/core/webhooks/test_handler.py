@@ -163,3 +163,19 @@ def test_a_handled_notification_is_not_handled_again(failed_pipeline_run):
     handle_notification(notification.id)
     assert handle_notification(notification.id) == {"skipped": "already handled"}
     assert len(mail.outbox) == 1
+
+
+def test_a_failing_summary_hook_point_undoes_and_skips_nothing(failed_pipeline_run, monkeypatch):
+    run, _, _ = failed_pipeline_run
+
+    def broken_enqueue(flow_run_id):
+        raise RuntimeError("queue unavailable")
+
+    # Fault injection at our own seam: the hook point must be isolated from everything before it.
+    monkeypatch.setattr("ddpui.core.webhooks.handler.enqueue_flow_run_summary", broken_enqueue)
+    notification = notify(run, "Failed")
+    handle_notification(notification.id)
+    notification.refresh_from_db()
+    assert set(notification.steps_done) == {"flow_run_record", "failure_email", "airbyte_jobs"}
+    assert "enqueue_summary" in notification.step_errors
+    assert PrefectFlowRun.objects.filter(flow_run_id=run["id"]).exists() and len(mail.outbox) == 1
