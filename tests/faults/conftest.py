@@ -296,7 +296,9 @@ def web_url(transactional_db, settings, webhook_key, tmp_path):
         assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
         yield url
     finally:
-        stop_process(process)
+        # SIGINT is gunicorn's quick shutdown; SIGTERM would wait for idle keep-alive connections.
+        process.send_signal(signal.SIGINT)
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture

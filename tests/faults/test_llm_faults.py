@@ -39,7 +39,7 @@ FAULTS = [
     ("429", "rate limit", RETRY_AFTER_SECONDS),  # Retry-After (300 s) wins over the backoff (20 s)
     ("timeout", "timed out", BASE_SECONDS * 4),
     ("body not json", "not JSON", BASE_SECONDS * 8),
-    ("content not json", "", BASE_SECONDS * 16),
+    ("content not json", "holds no JSON", BASE_SECONDS * 16),
 ]
 
 

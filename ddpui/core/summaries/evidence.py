@@ -55,7 +55,8 @@ def log_lines_of(logs: list) -> list[LogLine]:
 
 
 def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[list, int]:
-    """The step's logs once they have all arrived; also the milliseconds waited.
+    """The step's logs once they have all arrived; also the milliseconds waited. `ended_at` is when the run's
+    process ended (it flushes its last log batch as it exits).
 
     Prefect's clients ship logs in batches every ~2 s, so a read right after the webhook misses lines. Logs are
     taken as complete once the step ended LOG_QUIET_SECONDS ago AND two reads agree; the wait is bounded by
@@ -92,7 +93,7 @@ def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:
 def prefect_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     """A Prefect task's or (sub)flow's own logs plus the state messages."""
     started = time.monotonic()
-    logs, wait_ms = settled_prefect_logs(step, step.end_time or root.end_time)
+    logs, wait_ms = settled_prefect_logs(step, root.end_time or step.end_time)
     lines = log_lines_of(logs)
     evidence = Evidence(
         lines=lines,
