@@ -123,7 +123,7 @@ PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
 # Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
 # LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
-LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.5)
+LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
 LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 0.5)
 LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 8.0)
 

@@ -6,6 +6,7 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from ddpui.clients import airbyte
+from ddpui.core.summaries.redact import redact_value
 from ddpui.models import AirbyteJob
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def upsert_airbyte_job(job_info: dict[str, Any]) -> AirbyteJob:
             "bytes_emitted": int(stats.get("bytesEmitted") or 0),
             "records_committed": int(stats.get("recordsCommitted") or 0),
             "bytes_committed": int(stats.get("bytesCommitted") or 0),
-            "attempts": attempts,
+            # Airbyte's failure reasons and stack traces quote connection strings and auth headers.
+            "attempts": redact_value(attempts),
             "started_at": min((t for t in started if t), default=created_at),
             "ended_at": max((t for t in ended if t), default=None),
             "created_at": created_at or datetime.now(tz=dt_timezone.utc),

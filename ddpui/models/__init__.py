@@ -2,7 +2,7 @@
 
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow
-from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
+from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
 from ddpui.models.org import (
     MANAGER_ROLES,
@@ -21,6 +21,7 @@ __all__ = [
     "ApiToken",
     "AuthFailureWindow",
     "DataflowType",
+    "FailureEmail",
     "LlmSession",
     "MANAGER_ROLES",
     "Notification",

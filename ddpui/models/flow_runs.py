@@ -59,3 +59,21 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_run_id} {self.state_name} ({self.status})"
+
+
+class FailureEmail(models.Model):
+    """One failure email per (flow run, state, attempt), whichever delivery style told us: the row is the claim."""
+
+    flow_run_id = models.CharField(max_length=64)
+    state_name = models.CharField(max_length=64)
+    run_count = models.IntegerField(default=1)
+    recipients = models.IntegerField(default=0)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["flow_run_id", "state_name", "run_count"], name="uniq_failure_email")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_run_id} {self.state_name} #{self.run_count}"

@@ -12,6 +12,7 @@ import uuid
 
 import httpx
 import pytest
+from django.db import connection
 from django_q.models import OrmQ
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
@@ -157,9 +158,12 @@ def header_value(raw: bytes) -> str:
 def key_headers(webhook_key: str):
     """X-Notification-Key: missing, right, nearly right, or any bytes at all."""
     right = webhook_key.encode()
+    # The right key most of the time, so that most bodies reach the parser.
     return st.one_of(
-        st.none(),
         st.just(right),
+        st.just(right),
+        st.just(right),
+        st.none(),
         st.sampled_from([b"", b" ", right[:-1], right + b"x", right.upper(), b" " + right, right + b"\x00",
                          right + b"\xff", "ключ".encode()]),
         st.binary(max_size=300).filter(lambda raw: b"\r" not in raw and b"\n" not in raw),
@@ -168,9 +172,16 @@ def key_headers(webhook_key: str):
 
 # ---- the invariant ----------------------------------------------------------------------------------------------
 
+COUNT_ROWS = "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})".format(
+    Notification._meta.db_table, OrmQ._meta.db_table
+)
+
+
 def rows() -> tuple[int, int]:
-    """What a request may write: notifications and queued tasks."""
-    return Notification.objects.count(), OrmQ.objects.count()
+    """What a request may write: notifications and queued tasks (one query, it runs twice per request)."""
+    with connection.cursor() as cursor:
+        cursor.execute(COUNT_ROWS)
+        return tuple(cursor.fetchone())
 
 
 def check_answer(status: int, before: tuple[int, int], after: tuple[int, int], what: str) -> None:
@@ -189,17 +200,39 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(label: str, timings: list[float], statuses: dict[int, int]) -> str:
-    """One line: how many, the statuses seen, p99 and max latency."""
-    return (f"{label}: {len(timings)} requests, statuses {dict(sorted(statuses.items()))}, "
-            f"p50 {percentile(timings, 0.5) * 1000:.1f} ms, p99 {percentile(timings, 0.99) * 1000:.1f} ms, "
-            f"max {max(timings) * 1000:.1f} ms")
+class Tally:
+    """Latencies and statuses of a fuzz run, and its slowest request."""
+
+    def __init__(self) -> None:
+        self.timings: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.slowest = (0.0, "")
+
+    def add(self, seconds: float, status: int, what: str) -> None:
+        """Count one answered request."""
+        self.timings.append(seconds)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if seconds > self.slowest[0]:
+            self.slowest = (seconds, f"{status} {what[:160]}")
+
+    def report(self, label: str) -> str:
+        """One line: how many, the statuses seen, p50, p99 and max latency, and the slowest request."""
+        timings = self.timings
+        return (f"{label}: {len(timings)} requests, statuses {dict(sorted(self.statuses.items()))}, "
+                f"p50 {percentile(timings, 0.5) * 1000:.1f} ms, p99 {percentile(timings, 0.99) * 1000:.1f} ms, "
+                f"max {max(timings) * 1000:.1f} ms (slowest: {self.slowest[1]})")
 
 
 @pytest.fixture
 def no_auth_throttle(settings):
     """Wrong keys are part of the fuzz: lift the failed-auth limit so the parser, not the 429, answers."""
     settings.AUTH_FAILURE_LIMIT = 10**9
+
+
+@pytest.fixture
+def quiet_4xx(caplog):
+    """Django logs every 4xx as a warning: 10,000 of them would dominate the run. 500s still log (ERROR)."""
+    caplog.set_level("ERROR", logger="django.request")
 
 
 FUZZ_SETTINGS = dict(
@@ -210,26 +243,26 @@ FUZZ_SETTINGS = dict(
 
 
 @pytest.mark.django_db
-def test_ten_thousand_hostile_requests_in_process(client, webhook_key, no_auth_throttle, capsys):
-    timings, statuses = [], {}
+def test_ten_thousand_hostile_requests_in_process(client, webhook_key, no_auth_throttle, quiet_4xx, capsys):
+    tally = Tally()
 
     @hypothesis_settings(max_examples=IN_PROCESS_EXAMPLES, **FUZZ_SETTINGS)
     @given(body=bodies, key=key_headers(webhook_key), content_type=st.sampled_from(CONTENT_TYPES))
     def one_request(body: bytes, key: bytes | None, content_type: str):
         headers = {} if key is None else {"HTTP_X_NOTIFICATION_KEY": header_value(key)}
+        what = f"key={key!r:.60} type={content_type!r} body={body[:200]!r}"
         before = rows()
         started = time.perf_counter()
         response = client.generic("POST", URL, data=body, content_type=content_type, **headers)
-        timings.append(time.perf_counter() - started)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        check_answer(response.status_code, before, rows(), f"key={key!r:.60} type={content_type!r} body={body[:200]!r}")
+        tally.add(time.perf_counter() - started, response.status_code, what)
+        check_answer(response.status_code, before, rows(), what)
 
     one_request()
     with capsys.disabled():
-        print("\n" + report("webhook fuzz, in-process", timings, statuses))
-    assert len(timings) >= IN_PROCESS_EXAMPLES
-    assert max(timings) < MAX_SECONDS_IN_PROCESS
-    assert statuses.get(200, 0) > 0 and statuses.get(400, 0) > 0 and statuses.get(401, 0) > 0
+        print("\n" + tally.report("webhook fuzz, in-process"))
+    assert len(tally.timings) >= IN_PROCESS_EXAMPLES
+    assert max(tally.timings) < MAX_SECONDS_IN_PROCESS
+    assert all(tally.statuses.get(status, 0) > 100 for status in (200, 400, 401)), tally.statuses
 
 
 def chunks(body: bytes, size: int = 8192):
@@ -239,8 +272,8 @@ def chunks(body: bytes, size: int = 8192):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_throttle, capsys):
-    timings, statuses = [], {}
+def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_throttle, quiet_4xx, capsys):
+    tally = Tally()
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
 
         @hypothesis_settings(max_examples=SOCKET_EXAMPLES, **FUZZ_SETTINGS)
@@ -251,14 +284,14 @@ def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_t
             headers = {"Content-Type": content_type} if content_type else {}
             if key is not None:
                 headers["X-Notification-Key"] = key
+            what = f"key={key!r:.60} chunked={chunked} body={body[:200]!r}"
             before = rows()
             started = time.perf_counter()
             response = http.post(URL, content=chunks(body) if chunked else body, headers=headers)
-            timings.append(time.perf_counter() - started)
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            check_answer(response.status_code, before, rows(), f"key={key!r:.60} chunked={chunked} body={body[:200]!r}")
+            tally.add(time.perf_counter() - started, response.status_code, what)
+            check_answer(response.status_code, before, rows(), what)
 
         one_request()
     with capsys.disabled():
-        print("\n" + report("webhook fuzz, real socket", timings, statuses))
-    assert max(timings) < MAX_SECONDS_OVER_SOCKET
+        print("\n" + tally.report("webhook fuzz, real socket"))
+    assert max(tally.timings) < MAX_SECONDS_OVER_SOCKET

@@ -13,6 +13,7 @@ from django.conf import settings
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
 from ddpui.core.summaries.categorize import categorize
 from ddpui.core.summaries.condense import Excerpt
+from ddpui.core.summaries.fingerprint import strip_log_prefix
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
 
@@ -62,7 +63,9 @@ def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: s
     key_texts = [text for _, text in excerpt.key_lines]
     verdict = categorize(key_texts, other_text=excerpt.text, step_kind=str(failed_step.get("kind") or ""))
     step_label = failed_step.get("task_slug") or failed_step.get("label") or "a step"
-    first_line = key_texts[0] if key_texts else (excerpt.structured[0] if excerpt.structured else "")
+    # Quote messages, not their timestamps and levels; the two best lines usually hold error and detail.
+    messages = list(dict.fromkeys(strip_log_prefix(text) for text in key_texts[:2]))
+    first_line = "; ".join(messages) if messages else (excerpt.structured[0] if excerpt.structured else "")
     where = f"The step '{step_label}' {'crashed' if state_name == 'Crashed' else 'failed'}"
     summary = f"{where}. {verdict.title}."
     if first_line:

@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 
 from ddpui.core.flow_runs import FlowRunInfo
 from ddpui.core.summaries.redact import redact_text
-from ddpui.models import MANAGER_ROLES, Org, OrgUser
+from ddpui.models import MANAGER_ROLES, FailureEmail, Org, OrgUser
 
 
 def manager_emails(org: Org) -> list[str]:
@@ -41,6 +42,19 @@ def email_failure(info: FlowRunInfo, org: Org | None) -> str:
     recipients = manager_emails(org)
     if not recipients:
         return "org has no managers with an email address"
+    # The same failure can reach us in two delivery styles (automation JSON and Dalgo's text body): the
+    # unique claim row, not the notification, decides that it is emailed once.
+    try:
+        with transaction.atomic():
+            claim = FailureEmail.objects.create(
+                flow_run_id=info.id, state_name=info.state_name, run_count=info.run_count, recipients=len(recipients)
+            )
+    except IntegrityError:
+        return "already emailed"
     subject, body = failure_email_text(info, org)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    except Exception:
+        claim.delete()  # not sent: let the retry of this step send it
+        raise
     return f"emailed {len(recipients)} manager(s)"

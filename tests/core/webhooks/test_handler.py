@@ -179,3 +179,15 @@ def test_a_failing_summary_hook_point_undoes_and_skips_nothing(failed_pipeline_r
     assert set(notification.steps_done) == {"flow_run_record", "failure_email", "airbyte_jobs"}
     assert "enqueue_summary" in notification.step_errors
     assert PrefectFlowRun.objects.filter(flow_run_id=run["id"]).exists() and len(mail.outbox) == 1
+
+
+def test_one_failure_told_in_two_delivery_styles_is_emailed_once(failed_pipeline_run):
+    run, _, _ = failed_pipeline_run
+    text = notify(run, "Failed")
+    automation = notify(run, "Failed", event_id="0b9f6a52-7a8b-4d38-9b7e-3c1d1a0e9a11")
+    assert text.pk != automation.pk
+    handle_notification(text.id)
+    handle_notification(automation.id)
+    assert len(mail.outbox) == 1
+    automation.refresh_from_db()
+    assert automation.status == NotificationStatus.HANDLED
