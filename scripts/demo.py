@@ -114,7 +114,8 @@ def main() -> int:
         stack = start_stack(
             run_dir,
             database_url=os.environ["DATABASE_URL"],
-            fresh_database=False,
+            # A fresh database each time: the demo shows new summaries, not ones reused from an earlier demo.
+            fresh_database=True,
             openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
             openai_base_url=os.environ.get("OPENAI_BASE_URL", ""),
             progress=progress.step,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from ddpui.clients import prefect
@@ -150,12 +151,14 @@ def produce(
             state_name=root.state_name if root else "",
         )
         clock.lap("summarize")
-        saved = save_summary(
-            session, result=result, excerpt=excerpt, failed_step=failed_step, fingerprint=failure_print,
-            timings=clock.timings,
-        )
-        clock.lap("store")
-        LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
+        # One transaction: readers see the summary and its complete timings (store included) together.
+        with transaction.atomic():
+            saved = save_summary(
+                session, result=result, excerpt=excerpt, failed_step=failed_step, fingerprint=failure_print,
+                timings=clock.timings,
+            )
+            clock.lap("store")
+            LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
         return saved
     except (PrefectError, AirbyteError) as exc:
         logger.warning("summary %s: %s", session.pk, exc)
