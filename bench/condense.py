@@ -154,7 +154,7 @@ def scale_rows(labels: list[dict]) -> list[list[object]]:
         whole, seconds = timed(lambda: whole_log_baseline(lines))
         rows.append(["", "whole log", f"{seconds:.2f}s", f"~{sum(len(text) for _, text in whole) / 2**20:.0f} MiB text",
                      "", f"{estimate_tokens(numbered(whole)):,}", f"{kept(label, (text for _, text in whole))}/{total}"])
-        del lines, whole
+        lines = whole = None  # free the big lists before the next size
     return rows
 
 

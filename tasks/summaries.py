@@ -7,7 +7,7 @@ from django.utils import timezone
 from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
 from ddpui.core.summaries.queue import enqueue_session_summary
 from ddpui.core.summaries.reconcile import enqueue_missed_failures
-from ddpui.core.summaries.store import due_for_retry, session_lease_seconds
+from ddpui.core.summaries.store import due_for_retry, give_up_exhausted, session_lease_seconds
 from ddpui.models import LlmSession
 
 
@@ -29,7 +29,9 @@ def produce_session_summary(session_id: int, regenerate: bool = False, retry: bo
 
 
 def retry_due_summaries() -> int:
-    """Schedule: re-queue summaries whose retry is due (failed tries, offline summaries awaiting the model)."""
+    """Schedule: re-queue summaries whose retry is due (failed tries, offline summaries awaiting the model);
+    end those that used all their tries."""
+    give_up_exhausted()
     due = due_for_retry()
     for session_id in due:
         # Not queued again by the next sweep unless this try is lost (then it is, after a lease).

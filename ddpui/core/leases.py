@@ -2,24 +2,33 @@
 
 from datetime import timedelta
 
-from django.db.models import Model, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 
 def claim(
-    model: type[Model], pk: int, *, seconds: float, extra: Q | None = None, retry_field: str | None = None
+    model: type[Model],
+    pk: int,
+    *,
+    seconds: float,
+    extra: Q | None = None,
+    retry_field: str | None = None,
+    count_field: str | None = None,
 ) -> bool:
     """Give the caller the row for `seconds` if nobody holds it (or a holder's lease expired).
 
     A worker that dies keeps nothing: its lease simply runs out and the next try takes the row over. With
     `retry_field`, the same UPDATE also sets that field to the lease's end, so a retry sweep finds the row
     again if the holder dies without a word (SIGKILL, OOM); the holder overwrites it when it finishes.
+    With `count_field`, the claim counts a try: a worker killed on every try still reaches the limit.
     """
     now = timezone.now()
     until = now + timedelta(seconds=seconds)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     condition = free & extra if extra is not None else free
     changes = {"lease_until": until, **({retry_field: until} if retry_field else {})}
+    if count_field:
+        changes[count_field] = F(count_field) + 1
     return bool(model.objects.filter(Q(pk=pk) & condition).update(**changes))
 
 

@@ -24,7 +24,6 @@ from ddpui.core.summaries.condense import LogLine
 from ddpui.core.summaries.locate import FailedStep
 from ddpui.models import AirbyteJob
 
-logger = logging.getLogger(__name__)
 
 FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
 # A step that ended this long before its quiet time (an on-demand summary of an old run): one read is enough.
@@ -180,10 +179,8 @@ def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     window_end = step.end_time or root.end_time or timezone.now()
     job = job_of_this_run(step.connection_id, window_start, window_end)
     if job is None:
-        try:
-            sync_connection_jobs(step.connection_id, started=window_start, ended=window_end)
-        except airbyte.AirbyteError as exc:
-            logger.warning("could not fetch Airbyte jobs of %s: %s", step.connection_id, exc)
+        # Airbyte down raises here: the row records it and is retried, rather than summarized without the job.
+        sync_connection_jobs(step.connection_id, started=window_start, ended=window_end)
         job = job_of_this_run(step.connection_id, window_start, window_end)
     if job is None:
         evidence = prefect_evidence(step, root)

@@ -95,7 +95,7 @@ def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = 
         else:
             step = step_from_json(session.failed_step)
     except PrefectError as exc:
-        return record_failure(session, f"Prefect: {exc}")
+        return record_failure(session, f"Prefect: {exc}", count_attempt=True)
     return produce(session, step=step, root=root, regenerate=regenerate, clock=Stopwatch(), retry=retry)
 
 

@@ -9,11 +9,15 @@ from django.utils import timezone
 from prefect.client.schemas.objects import StateType
 
 from ddpui.clients import prefect
+from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import LlmSession, OrgDataFlow
 
 logger = logging.getLogger(__name__)
+
+# A notification this old whose run still has no summary lost its summary task.
+LOST_AFTER = timedelta(minutes=15)
 
 
 def enqueue_missed_failures() -> int:
@@ -30,7 +34,7 @@ def enqueue_missed_failures() -> int:
     for run in runs:
         if str(run.id) in summarized or run.state is None:
             continue
-        _, created = record_notification(
+        notification, created = record_notification(
             ParsedNotification(
                 flow_run_id=str(run.id),
                 state_name=run.state.name or run.state.type.value.title(),
@@ -39,6 +43,11 @@ def enqueue_missed_failures() -> int:
                 flow_run_name=run.name or "",
             )
         )
+        if not created and notification.received_at < timezone.now() - LOST_AFTER:
+            # The webhook came but its summary never did (the task was lost): queue the summary itself.
+            # A duplicate is harmless: one row per step, claimed by one worker.
+            enqueue_flow_run_summary(str(run.id))
+            created = True
         queued += int(created)
     if queued:
         logger.info("reconcile: queued %d missed failed run(s)", queued)

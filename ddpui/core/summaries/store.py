@@ -4,7 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ddpui.core.leases import claim
@@ -71,10 +71,13 @@ def claim_session(session: LlmSession, *, only_if_needed: bool = False) -> bool:
     a duplicate task that read the row while another worker was finishing it must not summarize it again.
     """
     due = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__lte=timezone.now())
-    return claim(
+    claimed = claim(
         LlmSession, session.pk, seconds=session_lease_seconds(), extra=due if only_if_needed else None,
-        retry_field="next_attempt_at",
+        retry_field="next_attempt_at", count_field="attempts",
     )
+    if claimed:
+        session.attempts += 1  # the claim counted this try
+    return claimed
 
 
 def needs_work(session: LlmSession, *, regenerate: bool) -> bool:
@@ -127,7 +130,6 @@ def save_summary(
     session.timings = timings
     session.response = [{"prompt": result.prompt or "summarize the failure", "response": dalgo_response_text(session)}]
     session.assistant_prompt = result.prompt
-    session.attempts += 1
     if result.llm_error:
         # The offline summary is shown meanwhile; the retry schedule asks the model again later.
         session.last_error = f"LLM: {result.llm_error}"
@@ -158,7 +160,6 @@ def save_reuse(
     session.excerpt = excerpt.text
     session.timings = timings
     session.response = source.response
-    session.attempts += 1
     session.last_error = ""
     session.next_attempt_at = None
     session.lease_until = None
@@ -166,12 +167,16 @@ def save_reuse(
     return session
 
 
-def record_failure(session: LlmSession, error: str, *, transient: bool = True) -> LlmSession:
+def record_failure(
+    session: LlmSession, error: str, *, transient: bool = True, count_attempt: bool = False
+) -> LlmSession:
     """A try failed: the row says failed with the reason, and is retried with backoff until the limit.
 
-    A row already ready (an offline summary awaiting the model) stays ready and readable.
+    A row already ready (an offline summary awaiting the model) stays ready and readable. Claimed tries were
+    counted by the claim; `count_attempt` counts a try that failed before it could claim the row.
     """
-    session.attempts += 1
+    if count_attempt:
+        session.attempts += 1
     session.last_error = error[:4000]
     session.lease_until = None
     retry = transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
@@ -199,19 +204,37 @@ def find_reusable(session: LlmSession, fingerprint: str) -> LlmSession | None:
     )
 
 
+def due_rows(now) -> QuerySet[LlmSession]:
+    """Sessions whose next try is due and that nobody holds."""
+    return LlmSession.objects.filter(next_attempt_at__lte=now).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+
+
 def due_for_retry(limit: int = 50) -> list[int]:
-    """Ids of sessions whose next try is due and that nobody holds."""
-    now = timezone.now()
-    return list(
-        LlmSession.objects.filter(next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    """Ids of due sessions that have tries left."""
+    rows = due_rows(timezone.now()).filter(attempts__lt=settings.SUMMARY_MAX_ATTEMPTS)
+    return list(rows.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def give_up_exhausted() -> int:
+    """End the due sessions that used all their tries (e.g. the worker died every time): failed, with why.
+
+    A ready row (an offline summary that never got upgraded) stays ready and simply stops retrying.
+    """
+    exhausted = due_rows(timezone.now()).filter(attempts__gte=settings.SUMMARY_MAX_ATTEMPTS)
+    ended = 0
+    for session in exhausted:
+        reason = session.last_error or "the worker stopped (killed or timed out) on every try"
+        session.last_error = f"gave up after {session.attempts} tries: {reason}"[:4000]
+        session.next_attempt_at = None
+        if session.status != SummaryStatus.READY:
+            session.status = SummaryStatus.FAILED
+        session.save(update_fields=["last_error", "next_attempt_at", "status"])
+        ended += 1
+    return ended
 
 
 def mark_failed_by_hook(session_id: int, error: str) -> None:
     """The task-failure hook's verdict: the worker raised or timed out; retry per our schedule."""
     session = LlmSession.objects.filter(pk=session_id).first()
     if session is not None:
-        record_failure(session, f"task failed: {error}")
+        record_failure(session, f"task failed: {error}", count_attempt=True)

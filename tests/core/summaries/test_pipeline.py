@@ -167,3 +167,16 @@ def test_recurring_failure_reuses_the_stored_summary_without_a_call(dalgo_runs, 
     assert second.reused_from_id == first.pk and second.fingerprint == first.fingerprint
     regenerated = summarize_flow_run(second_run["id"], regenerate=True)
     assert llm_api.request_count == 2 and regenerated.reused_from_id is None
+
+
+def test_airbyte_down_during_the_summary_is_retried_not_summarized_without_the_job(dalgo_runs, airbyte_api):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    dalgo_runs.airbyte_job(connections[0])
+    airbyte_api.add_fault("/api/v1/jobs/list", status=503, times=1)
+    session = summarize_flow_run(run["id"])
+    assert session.status == SummaryStatus.FAILED and "jobs/list" in session.last_error
+    assert session.next_attempt_at is not None
+    LlmSession.objects.filter(pk=session.pk).update(next_attempt_at=timezone.now())
+    retried = produce_session(session.pk, retry=True)
+    assert retried.status == SummaryStatus.READY and "lacks scope marketing.read" in retried.excerpt
