@@ -104,6 +104,18 @@ def dalgo_response_text(result: SummaryResult | LlmSession) -> str:
     return "\n".join(lines).strip()
 
 
+def set_ready(
+    session: LlmSession, *, failed_step: dict[str, Any], excerpt: Excerpt, timings: dict[str, int]
+) -> None:
+    """The fields every ready summary sets, made by the model, the offline rules or reuse."""
+    session.status = SummaryStatus.READY
+    session.failed_step = failed_step
+    session.airbyte_job_id = failed_step.get("airbyte_job_id")
+    session.attempt_number = failed_step.get("attempt")
+    session.excerpt = excerpt.text
+    session.timings = timings
+
+
 def save_summary(
     session: LlmSession,
     *,
@@ -120,14 +132,9 @@ def save_summary(
     session.summary = redact_text(session.summary)
     session.root_cause = redact_text(session.root_cause)
     session.fix_steps = [redact_text(step) for step in session.fix_steps]
-    session.status = SummaryStatus.READY
-    session.failed_step = failed_step
-    session.airbyte_job_id = failed_step.get("airbyte_job_id")
-    session.attempt_number = failed_step.get("attempt")
+    set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
     session.reused_from = None
-    session.excerpt = excerpt.text
-    session.timings = timings
     session.response = [{"prompt": result.prompt or "summarize the failure", "response": dalgo_response_text(session)}]
     session.assistant_prompt = result.prompt
     if result.llm_error:
@@ -152,13 +159,10 @@ def save_reuse(
     """Store a recurring failure as a copy of an earlier ready summary, with no model call."""
     for name in SUMMARY_FIELDS:
         setattr(session, name, getattr(source, name))
-    session.status = SummaryStatus.READY
-    session.failed_step = failed_step
+    set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = source.fingerprint
     session.reused_from = source
     session.tokens_in, session.tokens_out, session.latency_ms = 0, 0, 0
-    session.excerpt = excerpt.text
-    session.timings = timings
     session.response = source.response
     session.last_error = ""
     session.next_attempt_at = None
