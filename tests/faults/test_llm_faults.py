@@ -56,9 +56,10 @@ def assert_delay(session: LlmSession, seconds: float) -> None:
 
 
 def test_llm_faults_are_retried_with_backoff_and_the_offline_summary_is_shown_meanwhile(
-    leaky_runs, llm_api, webhook, clusters, broker, read_summary, wait_for, due_now, assert_no_secrets
+    leaky_runs, llm_api, webhook, clusters, broker, read_summary, wait_for, due_now, assert_no_secrets, settings
 ):
     run = leaky_runs.dbt_failure()
+    settings.SUMMARY_MAX_ATTEMPTS = 6  # the sweep runs in this process: same limit as the cluster's
     clusters.start(SUMMARY_MAX_ATTEMPTS="6", **CLUSTER_ENV)
     inject(llm_api, FAULTS[0][0])
     webhook.post({"body": f"Flow run {run['name']} with id {run['id']} entered state Failed"})
@@ -91,9 +92,10 @@ def test_llm_faults_are_retried_with_backoff_and_the_offline_summary_is_shown_me
 
 
 def test_after_the_last_attempt_the_row_says_why(
-    leaky_runs, llm_api, webhook, clusters, read_summary, wait_for, due_now, assert_no_secrets
+    leaky_runs, llm_api, webhook, clusters, read_summary, wait_for, due_now, assert_no_secrets, settings
 ):
     run = leaky_runs.dbt_failure()
+    settings.SUMMARY_MAX_ATTEMPTS = 2  # the sweep runs in this process: same limit as the cluster's
     clusters.start(SUMMARY_MAX_ATTEMPTS="2", **CLUSTER_ENV)
     llm_api.fail_next(503, times=5)
     webhook.post({"body": f"Flow run {run['name']} with id {run['id']} entered state Failed"})

@@ -287,7 +287,7 @@ def chunks(body: bytes, size: int = 8192):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_throttle, quiet_4xx, capsys):
+def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_throttle, quiet_4xx, capsys, settings):
     tally = Tally()
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
         http.post(URL, content=b"{}")  # warm-up, not measured
@@ -303,9 +303,15 @@ def test_hostile_requests_over_a_real_socket(live_server, webhook_key, no_auth_t
             what = f"key={key!r:.60} chunked={chunked} body={body[:200]!r}"
             before = rows()
             started = time.perf_counter()
-            response = http.post(URL, content=chunks(body) if chunked else body, headers=headers)
-            tally.add(time.perf_counter() - started, response.status_code, what)
-            check_answer(response.status_code, before, rows(), what)
+            try:
+                status = http.post(URL, content=chunks(body) if chunked else body, headers=headers).status_code
+            except httpx.TransportError:
+                # Refusing an oversized body without reading it, the server may close the connection while the
+                # client is still sending: then the 413 is lost. Only for oversized bodies, and nothing written.
+                assert len(body) > settings.WEBHOOK_MAX_BODY_BYTES, f"connection dropped for {what}"
+                status = 413
+            tally.add(time.perf_counter() - started, status, what)
+            check_answer(status, before, rows(), what)
 
         one_request()
     with capsys.disabled():
