@@ -5,10 +5,13 @@ httpx clients in threads, one keep-alive connection per thread, loopback only. O
 from the scheduled start, so a stalled server is not hidden by the generator waiting for it.
 """
 
+import re
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import httpx
@@ -16,6 +19,7 @@ import httpx
 # (client, request index) -> the response
 Request = Callable[[httpx.Client, int], httpx.Response]
 OPEN_LOOP_THREADS = 32
+WRK_TIMEOUT_SECONDS = 180
 REQUEST_TIMEOUT_SECONDS = 10
 
 
@@ -137,3 +141,28 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_wrk(url: str, *, concurrency: int, seconds: int, script: Path | None = None, script_args: list[str] = (),
+            headers: dict[str, str] | None = None) -> dict:
+    """A closed loop by `wrk` (2 threads, `concurrency` connections, `seconds` long): requests answered, non-2xx,
+    rate, p50 and p99. wrk counts a request when its answer arrives: up to `concurrency` more may have been
+    handled by the server when it stops."""
+    command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    command += [url]
+    if script_args:
+        command += ["--", *script_args]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=WRK_TIMEOUT_SECONDS, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", output, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": percentiles.get("50", "-"),
+        "p99": percentiles.get("99", "-"),
+    }

@@ -5,9 +5,12 @@ Run from the repository root: ``python bench/pipeline_overhead.py [--failures 50
 migrates `ddpui_bench`, starts the Prefect, Airbyte and LLM (zero latency) stand-ins in this process, gunicorn
 (2 gthread workers x 8 threads) and a real qcluster (Q_WORKERS=2, poll 0.05 s). Failures are sent one at a
 time (each waits for the previous summary), so the figures are per-failure overhead, not queueing behind
-others. Stages come from the harness's timeline: Notification.received_at, the handler's and the summary's
-django_q Task started/stopped, LlmSession.timings and LlmSession.updated_at. Log settling runs with
-LOG_SETTLE_INTERVAL_SECONDS=0.1 (production default 1.0: logs reach Prefect up to ~1.2 s late).
+others. Django-Q2 stamps Task.started when the task is ENQUEUED (django_q/tasks.py), so a task's
+"started -> stopped" includes its pickup wait. Stages come from the harness's timeline:
+Notification.received_at, the handler's and the summary's django_q Task started/stopped, LlmSession.timings
+and LlmSession.updated_at. Log settling runs with
+LOG_SETTLE_INTERVAL_SECONDS=0.1 and LOG_SETTLE_MAX_SECONDS=1 (production defaults 1.0 and 6: logs reach
+Prefect up to ~1.2 s late).
 """
 
 import argparse
@@ -44,7 +47,7 @@ from harness.timeline import ms_between, timeline_of, wait_for_summary  # noqa: 
 
 
 def handler_ms(flow_run_id: str) -> int | None:
-    """The notification handler's own run time (its django_q Task started -> stopped)."""
+    """The notification handler's django_q Task started (enqueued) -> stopped: pickup plus run."""
     notification = Notification.objects.filter(flow_run_id=flow_run_id).first()
     task = Task.objects.filter(name=f"handle-notification-{notification.id}").first() if notification else None
     return ms_between(task.started, task.stopped) if task else None
@@ -93,9 +96,9 @@ def main() -> None:
             server.stop()
     labels = {
         "prefect_delivery": "webhook POST -> Notification recorded (received_at)",
-        "queueing": "recorded -> handler task started",
-        "handler_run": "handler task started -> stopped",
-        "handler_until_summary_starts": "handler started -> summary task started",
+        "queueing": "recorded -> handler task enqueued (Task.started)",
+        "handler_run": "handler enqueued -> stopped (pickup + run)",
+        "handler_until_summary_starts": "handler enqueued -> summary task enqueued",
         "locate": "summary: locate",
         "wait_for_logs": "summary: wait_for_logs (settle, 0.1 s interval)",
         "evidence": "summary: evidence",

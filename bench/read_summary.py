@@ -5,13 +5,14 @@ starts the Prefect, Airbyte and LLM stand-ins in this process (the LLM answers a
 (2 gthread workers x 8 threads) and a real qcluster, and stores the summary of one failed run the normal way
 (webhook -> handler -> pipeline). Then, against the same run:
 
-1. stored: GET /api/v1/flow_runs/{id}/summary at a fixed 100 requests/s (open loop), then as many as 16
-   clients get answered (closed loop);
+1. stored: GET /api/v1/flow_runs/{id}/summary at a fixed 100 requests/s (open loop, httpx in threads), then
+   as many as 16 connections get answered (closed loop, `wrk`: apt-get install wrk);
 2. at read time: GET /api/prefect/v1/flow_runs/{id}/logsummary?regenerate=1 and poll /api/tasks/stp/{task_id}
    (every 0.1 s; Dalgo's UI polls every 3 s, which would only add to it) until it is completed, sequentially.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.load import closed_loop, open_loop, table  # noqa: E402
+from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402
     WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn, use_bench_database,
 )
@@ -41,6 +42,7 @@ from bench.failures import add_failed_run, bench_org, deployment, failure_body  
 from ddpui.models import LlmSession, SummaryStatus  # noqa: E402
 
 LLM_LATENCY_SECONDS = 3.0
+LOAD_BEFORE = " ".join(f"{load:.1f}" for load in os.getloadavg())
 POLL_SECONDS = 0.1
 GENERATE_TIMEOUT_SECONDS = 60
 
@@ -70,7 +72,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--open-seconds", type=float, default=30)
-    parser.add_argument("--closed-total", type=int, default=6000)
+    parser.add_argument("--closed-seconds", type=int, default=20, help="wrk's duration")
     parser.add_argument("--generations", type=int, default=5)
     args = parser.parse_args()
 
@@ -98,7 +100,7 @@ def main() -> None:
 
         closed_loop(base_url, read, total=300, concurrency=16)  # warm-up
         opened = open_loop(base_url, read, rate=args.rate, total=int(args.rate * args.open_seconds))
-        closed = closed_loop(base_url, read, total=args.closed_total, concurrency=16)
+        closed = run_wrk(base_url + summary_path, concurrency=16, seconds=args.closed_seconds, headers=auth)
         calls_before = llm.request_count
         with httpx.Client(base_url=base_url, headers=auth, timeout=10) as client:
             generated = [generate_at_read_time(client, run["id"]) for _ in range(args.generations)]
@@ -108,8 +110,9 @@ def main() -> None:
         for server in (llm, airbyte, prefect):
             server.stop()
     generated_ms = statistics.median(generated) * 1000
-    print(f"\ngunicorn: {args.workers} workers x {args.threads} threads (gthread); qcluster Q_WORKERS=2; "
-          f"LLM stand-in latency {LLM_LATENCY_SECONDS:.0f} s; load generator: httpx in threads, same machine; "
+    print(f"\ngunicorn: {args.workers} workers x {args.threads} threads ({'gthread' if args.threads > 1 else 'sync'}); qcluster Q_WORKERS=2; "
+          f"LLM stand-in latency {LLM_LATENCY_SECONDS:.0f} s; open loop: httpx in threads, closed loop: wrk, "
+          f"both on this machine (loopback); load average before: {LOAD_BEFORE}; "
           f"logs in {run_dir}")
     print(table(
         ["read", "requests", "non-2xx / errors", "rate (req/s)", "p50 (ms)", "p99 (ms)", "max (ms)"],
@@ -117,9 +120,8 @@ def main() -> None:
             [f"stored, open loop {args.rate:.0f} req/s", len(opened.latencies),
              f"{len(opened.latencies) - opened.ok} / {opened.errors}", f"{opened.rate:.0f}",
              f"{opened.percentile_ms(0.5):.1f}", f"{opened.percentile_ms(0.99):.1f}", f"{opened.percentile_ms(1):.1f}"],
-            ["stored, closed loop, concurrency 16", len(closed.latencies),
-             f"{len(closed.latencies) - closed.ok} / {closed.errors}", f"{closed.rate:.0f}",
-             f"{closed.percentile_ms(0.5):.1f}", f"{closed.percentile_ms(0.99):.1f}", f"{closed.percentile_ms(1):.1f}"],
+            ["stored, closed loop, concurrency 16 (wrk)", closed["requests"], f"{closed['non_2xx']} / 0",
+             f"{closed['rate']:.0f}", closed["p50"], closed["p99"], "-"],
             [f"generated at read time (regenerate=1 + poll), sequential", len(generated), "0 / 0",
              f"{len(generated) / sum(generated):.2f}", f"{generated_ms:.0f}", "-", f"{max(generated) * 1000:.0f}"],
         ],

@@ -14,9 +14,7 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -25,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.load import closed_loop, open_loop, table  # noqa: E402
+from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402
     WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn, use_bench_database,
 )
@@ -55,27 +53,6 @@ def post_notification(client, index: int):
 
 
 WRK_SCRIPT = Path(__file__).with_name("webhook_wrk.lua")
-WRK_TIMEOUT_SECONDS = 120
-
-
-def wrk_closed_loop(base_url: str, *, concurrency: int, seconds: int) -> dict:
-    """wrk for `seconds` with `concurrency` connections: requests answered, non-2xx, rate, latency percentiles.
-
-    wrk counts a request when its answer arrives: up to `concurrency` more may be recorded by the server
-    (sent before wrk stopped).
-    """
-    command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT), base_url,
-               "--", WEBHOOK_KEY, str(random.randrange(65536))]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=WRK_TIMEOUT_SECONDS, check=True).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", output, re.M))
-    return {
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
-        "non_2xx": int((re.search(r"Non-2xx or 3xx responses: (\d+)", output) or [0, 0])[1]),
-        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": percentiles.get("50", "-"),
-        "p99": percentiles.get("99", "-"),
-        "output": output,
-    }
 
 
 def main() -> None:
@@ -100,7 +77,8 @@ def main() -> None:
         warm = closed_loop(base_url, post_notification, total=200, concurrency=args.concurrency)
         index = 200
         if args.generator == "wrk":
-            closed = wrk_closed_loop(base_url, concurrency=args.concurrency, seconds=args.closed_seconds)
+            closed = run_wrk(base_url, concurrency=args.concurrency, seconds=args.closed_seconds,
+                             script=WRK_SCRIPT, script_args=[WEBHOOK_KEY, str(random.randrange(65536))])
         else:
             result = closed_loop(base_url, lambda client, i: post_notification(client, index + i),
                                  total=args.total, concurrency=args.concurrency)

@@ -21,5 +21,6 @@ def prune_old_records() -> dict[str, int]:
         received_at__lt=cutoff, status__in=[NotificationStatus.HANDLED, NotificationStatus.FAILED]
     ).delete()
     results, _ = Task.objects.filter(stopped__lt=cutoff).delete()
-    auth_failures = prune_expired_windows(older_than=max(AUTH_FAILURE_KEEP, timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)))
+    window = timedelta(seconds=settings.AUTH_FAILURE_WINDOW_SECONDS)
+    auth_failures = prune_expired_windows(older_than=max(AUTH_FAILURE_KEEP, window))
     return {"notifications": notifications, "task_results": results, "auth_failures": auth_failures}

@@ -99,7 +99,7 @@ def flow_run_json_bodies(draw) -> dict:
             }),
             json_values,
         )),
-        "parent_task_run_id": st.one_of(st.none(), uuid_like) if False else draw(st.one_of(st.none(), uuid_like)),
+        "parent_task_run_id": draw(st.one_of(st.none(), uuid_like)),
     }
     return {"body": json.dumps(flow_run) if draw(st.booleans()) else flow_run}
 
