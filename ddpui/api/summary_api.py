@@ -7,7 +7,7 @@ from ninja import Query, Router, Schema, Status
 
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
 from ddpui.core.flow_runs import FAILURE_STATE_NAMES
-from ddpui.core.summaries.on_demand import failure_session, flow_run_in_org, org_sessions
+from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
 from ddpui.models import PrefectFlowRun, SummaryStatus
 
 router = Router(tags=["summaries"])
@@ -42,7 +42,7 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
 @router.get("/summaries", response=list[SummaryOut], summary="The org's recent failure summaries, newest first")
 def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
     """Recent summaries of the caller's org, filtered by status and time."""
-    sessions = org_sessions(request.orguser.org).select_related("reused_from")
+    sessions = org_sessions(request.orguser.org).select_related("reused_from").defer(*READ_API_SKIPS)
     if filters.status:
         sessions = sessions.filter(status=filters.status)
     if filters.since:

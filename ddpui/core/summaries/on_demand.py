@@ -11,6 +11,10 @@ from ddpui.core.summaries.store import session_for_step
 from ddpui.models import LlmSession, Org, OrgDataFlow, OrgTask, OrgUser, PrefectFlowRun, SummaryStatus
 
 
+# Large columns the read API does not serve: not fetched on the hot path (loaded if ever touched).
+READ_API_SKIPS = ("excerpt", "response", "assistant_prompt", "user_prompts", "timings")
+
+
 class NotInOrg(Exception):
     """The flow run or connection does not belong to the caller's org (the API answers 404)."""
 
@@ -22,7 +26,13 @@ def org_sessions(org: Org) -> QuerySet[LlmSession]:
 
 def failure_session(org: Org, flow_run_id: str) -> LlmSession | None:
     """The automatic failure summary of a flow run in this org."""
-    return org_sessions(org).filter(flow_run_id=flow_run_id, trigger="failure").order_by("created_at").first()
+    return (
+        org_sessions(org)
+        .filter(flow_run_id=flow_run_id, trigger="failure")
+        .defer(*READ_API_SKIPS)
+        .order_by("created_at")
+        .first()
+    )
 
 
 def flow_run_in_org(org: Org, flow_run_id: str) -> bool:
