@@ -9,7 +9,7 @@ others. Django-Q2 stamps Task.started when the task is ENQUEUED (django_q/tasks.
 "started -> stopped" includes its pickup wait. Stages come from the harness's timeline:
 Notification.received_at, the handler's and the summary's django_q Task started/stopped, LlmSession.timings
 and LlmSession.updated_at. Log settling runs with
-LOG_SETTLE_INTERVAL_SECONDS=0.1 and LOG_SETTLE_MAX_SECONDS=1 (production defaults 1.0 and 6: logs reach
+LOG_SETTLE_INTERVAL_SECONDS=0.1 and LOG_SETTLE_MAX_SECONDS=1 (production: LOG_QUIET_SECONDS 2, interval 0.5 s, max 8 s: logs reach
 Prefect up to ~1.2 s late).
 """
 

@@ -17,7 +17,7 @@ WEBHOOK_PATH = "/webhooks/v1/notification/"
 # Django-Q2 logs this once its workers, monitor and pusher are up.
 CLUSTER_RUNNING = re.compile(r"Q Cluster \S+.* running\.")
 # Variables of the caller's environment that must not leak into the app (the test's or shell's own choices).
-INHERITED_PREFIXES_TO_DROP = ("PREFECT_", "OPENAI_", "AIRBYTE_", "DATABASE_URL", "LOG_SETTLE_", "Q_", "DJANGO_")
+INHERITED_PREFIXES_TO_DROP = ("PREFECT_", "OPENAI_", "AIRBYTE_", "DATABASE_URL", "LOG_SETTLE_", "LOG_QUIET_", "Q_", "DJANGO_")
 
 
 @dataclass
