@@ -122,7 +122,7 @@ def main() -> None:
              f"{opened.percentile_ms(0.5):.1f}", f"{opened.percentile_ms(0.99):.1f}", f"{opened.percentile_ms(1):.1f}"],
             ["stored, closed loop, concurrency 16 (wrk)", closed["requests"], f"{closed['non_2xx']} / 0",
              f"{closed['rate']:.0f}", closed["p50"], closed["p99"], "-"],
-            [f"generated at read time (regenerate=1 + poll), sequential", len(generated), "0 / 0",
+            ["generated at read time (regenerate=1 + poll), sequential", len(generated), "0 / 0",
              f"{len(generated) / sum(generated):.2f}", f"{generated_ms:.0f}", "-", f"{max(generated) * 1000:.0f}"],
         ],
     ))

@@ -44,7 +44,7 @@ def test_every_read_endpoint_is_404_for_another_org(client, other_org_token, rea
     urls = [
         f"/api/v1/flow_runs/{ready_session.flow_run_id}/summary",
         f"/api/tasks/stp/{ready_session.public_id}",
-        f"/api/airbyte/v1/connections/conn-1/logsummary?job_id=5",
+        "/api/airbyte/v1/connections/conn-1/logsummary?job_id=5",
     ]
     for url in urls:
         assert get(client, url, other_org_token).status_code == 404, url
