@@ -11,15 +11,12 @@ posted by 16 concurrent clients; the LLM call is I/O bound, so the worker count 
 import argparse
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 
 from bench.load import closed_loop, table  # noqa: E402
 from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn, use_bench_database,
+    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
 )
 from harness.app import start_cluster  # noqa: E402
 from harness.processes import ProcessStack, wait_until  # noqa: E402
@@ -27,10 +24,6 @@ from standins.airbyte_api import AirbyteStandin  # noqa: E402
 from standins.llm_api import LlmStandin  # noqa: E402
 from standins.prefect_api import PrefectStandin  # noqa: E402
 
-use_bench_database()
-import django  # noqa: E402
-
-django.setup()
 from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 

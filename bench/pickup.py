@@ -10,23 +10,15 @@ hand-over to a worker) plus saving the result.
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 
 from bench.load import table  # noqa: E402
-from bench.processes import bench_env, fresh_database, run_directory, use_bench_database  # noqa: E402
+from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
 from harness.app import start_cluster  # noqa: E402
 from harness.processes import ProcessStack, wait_until  # noqa: E402
 
-use_bench_database()
-import django  # noqa: E402
-
-django.setup()
 from django_q.models import Task  # noqa: E402
 
 from ddpui.core.queue import enqueue  # noqa: E402

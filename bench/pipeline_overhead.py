@@ -15,17 +15,13 @@ Prefect up to ~1.2 s late).
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 
 from bench.load import table  # noqa: E402
 from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn, use_bench_database,
+    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
 )
 from harness.app import start_cluster  # noqa: E402
 from harness.processes import ProcessStack  # noqa: E402
@@ -33,10 +29,6 @@ from standins.airbyte_api import AirbyteStandin  # noqa: E402
 from standins.llm_api import LlmStandin  # noqa: E402
 from standins.prefect_api import PrefectStandin  # noqa: E402
 
-use_bench_database()
-import django  # noqa: E402
-
-django.setup()
 import httpx  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_q.models import Task  # noqa: E402

@@ -19,20 +19,14 @@ import sys
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 
 from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn, use_bench_database,
+    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
 )
 from harness.processes import ProcessStack  # noqa: E402
 
-use_bench_database()
-import django  # noqa: E402
-
-django.setup()
 from ddpui.models import Notification  # noqa: E402
 
 WEBHOOK_PATH = "/webhooks/v1/notification/"
