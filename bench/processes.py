@@ -10,25 +10,19 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from harness.app import START_TIMEOUT_SECONDS, WEBHOOK_PATH, AppConfig, app_env
-from harness.database import migrate, prepare_database
+from harness.database import migrate, own_database_url, prepare_database
 from harness.prefect_venv import REPO_ROOT
 from harness.processes import ManagedProcess, ProcessStack, free_port, http_answers, wait_until
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/"
 BENCH_DATABASE_NAME = "ddpui_bench"
 WEBHOOK_KEY = "bench-webhook-key-6d1f0c"
 
 
 def bench_database_url() -> str:
     """BENCH_DATABASE_URL, else `ddpui_bench` on DATABASE_URL's PostgreSQL server (or the local one)."""
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    base = os.environ.get("DATABASE_URL", "")
-    server = urlsplit(base if base.startswith("postgres") else DEFAULT_SERVER)
-    return urlunsplit((server.scheme, server.netloc, f"/{BENCH_DATABASE_NAME}", "", ""))
+    return own_database_url(BENCH_DATABASE_NAME, override_env="BENCH_DATABASE_URL")
 
 
 def use_bench_database() -> str:

@@ -1,6 +1,7 @@
 """The PostgreSQL database the app, the cluster and the caller share: created (or recreated) and migrated
 with the project's own `manage.py migrate`, exactly as a deployment would be."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from harness.prefect_venv import REPO_ROOT
 from harness.processes import HarnessError
 
 MIGRATE_TIMEOUT_SECONDS = 180
+LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/"
 
 
 def database_name(url: str) -> str:
@@ -21,6 +23,16 @@ def database_name(url: str) -> str:
     if not name:
         raise HarnessError(f"no database name in {url!r}")
     return name
+
+
+def own_database_url(name: str, *, override_env: str) -> str:
+    """The URL in `override_env` if set, else database `name` on DATABASE_URL's PostgreSQL server (or the local
+    one): benches and e2e tests get a database of their own beside whatever the caller uses."""
+    if os.environ.get(override_env):
+        return os.environ[override_env]
+    base = os.environ.get("DATABASE_URL", "")
+    server = urlsplit(base if base.startswith("postgres") else LOCAL_SERVER_URL)
+    return urlunsplit((server.scheme, server.netloc, f"/{name}", "", ""))
 
 
 def maintenance_url(url: str) -> str:

@@ -9,29 +9,23 @@ connection alias, "e2e".
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 import pytest
 from django.db import connections
 
-from harness.database import database_name
+from harness.database import database_name, own_database_url
 from harness.prefect_venv import PrefectVenvUnavailable
 from harness.stack import DalgoStack, start_stack
 
 # Not "test_<name>": that is pytest-django's own test database for DATABASE_URL=<name>, dropped and recreated
 # by it; sharing it would drop one under the other.
 E2E_DATABASE_NAME = "ddpui_e2e_harness"
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/"
 
 
 def e2e_database_url() -> str:
     """E2E_DATABASE_URL, else DATABASE_URL's PostgreSQL server (or the local one) with our own database name."""
-    if os.environ.get("E2E_DATABASE_URL"):
-        return os.environ["E2E_DATABASE_URL"]
-    base = os.environ.get("DATABASE_URL", "")
-    server = urlsplit(base if base.startswith("postgres") else DEFAULT_POSTGRES_URL)
-    return urlunsplit((server.scheme, server.netloc, f"/{E2E_DATABASE_NAME}", "", ""))
+    return own_database_url(E2E_DATABASE_NAME, override_env="E2E_DATABASE_URL")
 
 
 E2E_DATABASE_URL = e2e_database_url()

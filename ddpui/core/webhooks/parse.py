@@ -4,6 +4,7 @@ Anything else is a NotificationParseError with a reason the sender can act on (t
 """
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ TEXT_BODY = re.compile(
 )
 STATE_NAME = re.compile(r"^[A-Za-z_][A-Za-z_ ]{0,63}$")
 MAX_FIELD_CHARS = 255
+# Deeper bodies are refused (400) before they are redacted and stored.
+MAX_PAYLOAD_DEPTH = 64
 
 # Prefect state names -> types, for bodies that carry only a name (Dalgo adds DBT_TEST_FAILED).
 STATE_TYPE_BY_NAME = {
@@ -148,8 +151,30 @@ def parse_automation_body(data: dict[str, Any]) -> ParsedNotification:
     )
 
 
+def nesting_or_number_problem(data: Any) -> str | None:
+    """Why a parsed body cannot be stored, found by an explicit-stack walk (no recursion), or None:
+    lists/dicts nested deeper than MAX_PAYLOAD_DEPTH (the stored payload is redacted by a recursive walk, which
+    such a body would exhaust), or NaN/Infinity (Python's JSON parser accepts them, PostgreSQL's jsonb does not)."""
+    stack = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "body holds NaN or Infinity, which are not JSON numbers"
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, (list, tuple)):
+            if depth >= MAX_PAYLOAD_DEPTH:
+                return f"body nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+            stack.extend((child, depth + 1) for child in item)
+    return None
+
+
 def check_storable(data: Any) -> None:
-    """PostgreSQL stores neither lone surrogates (escaped in JSON as \\udcff) nor NUL characters: refuse them."""
+    """Refuse what PostgreSQL or our redaction cannot take: deep nesting, NaN/Infinity, lone surrogates
+    (escaped in JSON as \\udcff) and NUL characters."""
+    problem = nesting_or_number_problem(data)
+    if problem:
+        raise NotificationParseError(problem)
     try:
         text = json.dumps(data, ensure_ascii=False)
         text.encode("utf-8")

@@ -76,6 +76,8 @@ def test_automation_body_renders_none_as_absent():
         (b'{"body": "Flow run \\udcff with id ' + RUN_ID.encode() + b' entered state Failed"}', "Unicode"),
         (b'{"body": "Flow run \\u0000 with id ' + RUN_ID.encode() + b' entered state Failed"}', "NUL"),
         (b"[" * 100000, "JSON"),
+        (body({"flow_run_id": RUN_ID, "state_name": "Failed", "p": json.loads("[" * 80 + "]" * 80)}), "deeper"),
+        (('{"flow_run_id": "%s", "state_name": "Failed", "x": NaN}' % RUN_ID).encode(), "NaN"),
     ],
 )
 def test_bad_bodies_are_refused_with_a_reason(raw, reason):
