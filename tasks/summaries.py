@@ -33,9 +33,9 @@ def retry_due_summaries() -> int:
     end those that used all their tries."""
     give_up_exhausted()
     due = due_for_retry()
+    # Not queued again by the next sweep unless this try is lost (then it is, after a lease).
+    LlmSession.objects.filter(pk__in=due).update(next_attempt_at=timezone.now() + lease_delta())
     for session_id in due:
-        # Not queued again by the next sweep unless this try is lost (then it is, after a lease).
-        LlmSession.objects.filter(pk=session_id).update(next_attempt_at=timezone.now() + lease_delta())
         enqueue_session_summary(session_id, retry=True)
     return len(due)
 

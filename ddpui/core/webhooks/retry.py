@@ -30,8 +30,8 @@ def enqueue_due_notifications() -> int:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .values_list("pk", flat=True)[:BATCH]
     )
+    # Push the due time past the handler's lease, so the next sweep queues them again only if this try is lost.
+    Notification.objects.filter(pk__in=due).update(next_attempt_at=now + HANDLER_LEASE)
     for notification_id in due:
-        # Push the due time past the handler's lease, so the next sweep queues it again only if this try is lost.
-        Notification.objects.filter(pk=notification_id).update(next_attempt_at=now + HANDLER_LEASE)
         enqueue_notification_handler(notification_id)
     return len(due)
