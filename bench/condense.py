@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from bench.noise import embedded_log  # noqa: E402  (needs the repo root on sys.path)
 from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense  # noqa: E402
 from ddpui.core.summaries.redact import redact_lines, redact_text  # noqa: E402
-from ddpui.core.summaries.tokens import estimate_tokens  # noqa: E402
+from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 
 SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
 CORPUS_PATH = ROOT / "tests" / "core" / "summaries" / "secret_corpus.py"

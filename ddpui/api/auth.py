@@ -1,6 +1,6 @@
 """Bearer-token authentication of the read API: every request acts as one OrgUser, within its org.
 
-Failed attempts are rate-limited per client (ddpui.core.auth_throttle): a blocked client gets 429 with
+Failed attempts are rate-limited per client (ddpui.core.auth.throttle): a blocked client gets 429 with
 Retry-After before its token is even looked at.
 """
 
@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from ninja.errors import Throttled
 from ninja.security import HttpBearer
 
-from ddpui.core.auth_throttle import API_SCOPE, blocked_for_seconds, client_address, record_failure
-from ddpui.core.tokens import orguser_for_token
+from ddpui.core.auth.throttle import API_SCOPE, blocked_for_seconds, client_address, record_failure
+from ddpui.core.auth.api_tokens import orguser_for_token
 from ddpui.models import OrgUser
 
 

@@ -19,8 +19,8 @@ from django_q.models import OrmQ
 from model_bakery import baker
 
 from ddpui.api import api
-from ddpui.core.auth_throttle import API_SCOPE, WEBHOOK_SCOPE
-from ddpui.core.tokens import issue_token, revoke_token
+from ddpui.core.auth.throttle import API_SCOPE, WEBHOOK_SCOPE
+from ddpui.core.auth.api_tokens import issue_token, revoke_token
 from ddpui.models import ApiToken, AuthFailureWindow, LlmSession, Notification, PrefectFlowRun, SummaryStatus
 from harness.app import AppConfig, app_env, start_web
 from harness.processes import ProcessStack

@@ -23,7 +23,7 @@ from ddpui.core.flow_runs import (
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.leases import claim, release
+from ddpui.core.queueing.leases import claim, release
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.failure_email import email_failure
 from ddpui.core.webhooks.flow_run_record import record_flow_run_state

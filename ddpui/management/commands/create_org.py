@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ddpui.core.orgs import create_org_with_manager
+from ddpui.core.auth.orgs import create_org_with_manager
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, Excerpt, LogLine, condense
-from ddpui.core.summaries.tokens import estimate_tokens
+from ddpui.core.summaries.token_estimate import estimate_tokens
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

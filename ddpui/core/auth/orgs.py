@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.text import slugify
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgUser, OrgUserRole
 
 
