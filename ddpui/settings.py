@@ -44,7 +44,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ddpui.admin_apps.ThrottledAdminConfig",  # django.contrib.admin, logins throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -108,7 +108,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 # ---- Failed authentication (bearer tokens and the webhook key) ------------------------------------------------
-# A client (IP) that fails this many times within the window gets 429 with Retry-After until the window ends.
+# A client (IP; for admin logins IP and username) that fails this many times within the window gets 429 with
+# Retry-After, instead of 401, for its further failures until the window ends. Right credentials always pass.
 # Counted in the database, so the limit holds across gunicorn workers and hosts.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
