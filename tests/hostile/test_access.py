@@ -315,10 +315,15 @@ def test_limits_and_revocation_hold_across_gunicorn_workers(gunicorn_app, token,
         with lock:
             codes.append(status)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(get, [token] * 16))
-    assert codes == [200] * 16
-    assert len(worker_pids(process.tail(500), "200")) == 2, "both workers served the token"
+    # Which worker accepts a connection is the kernel's choice: on a loaded machine one worker can take a whole
+    # batch, so batches continue (bounded) until both have served the token.
+    for _ in range(20):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(get, [token] * 16))
+        if len(worker_pids(process.tail(5000), "200")) == 2:
+            break
+    assert set(codes) == {200}
+    assert len(worker_pids(process.tail(5000), "200")) == 2, "both workers served the token"
     # Revoked in the database: both workers refuse it from the next request on.
     revoke_token(token)
     codes.clear()
