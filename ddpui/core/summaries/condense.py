@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ddpui.core.redaction import LineRedactor, line_shape, may_hold_secret, redact_text
 from ddpui.core.summaries.fingerprint import strip_log_prefix, template_of
-from ddpui.core.summaries.redact import LineRedactor, line_shape, may_hold_secret, redact_text
 from ddpui.core.summaries.tokens import TokenTally, estimate_tokens
 
 DEFAULT_BUDGET_TOKENS = 3000
