@@ -8,8 +8,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ddpui.core.queueing.leases import claim
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.redact import redact_text
 from ddpui.core.summaries.summarize import SummaryResult
 from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
 

@@ -5,7 +5,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from ddpui.core.flow_runs import FlowRunInfo
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.redaction import redact_text
 from ddpui.models import MANAGER_ROLES, FailureEmail, Org, OrgUser
 
 

@@ -10,6 +10,7 @@ same log record; lines whose template repeats an earlier incident fold into it w
 from collections import deque
 from dataclasses import dataclass, field
 
+from ddpui.core.redaction import LineRedactor, line_shape, may_hold_secret, redact_text
 from ddpui.core.summaries.condense.lines import (
     ANSI,
     ERROR_LEVELS,
@@ -32,7 +33,6 @@ from ddpui.core.summaries.condense.scoring import (
 )
 from ddpui.core.summaries.condense.tracebacks import Block, starts_block
 from ddpui.core.summaries.fingerprint import template_of
-from ddpui.core.summaries.redact import LineRedactor, line_shape, may_hold_secret, redact_text
 from ddpui.core.summaries.token_estimate import TokenTally
 
 # --- bounds (memory never grows with the log beyond these) ---
