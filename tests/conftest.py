@@ -41,7 +41,7 @@ def org(db) -> Org:
 def manager(org) -> OrgUser:
     """A manager of `org` with an email address."""
     user = get_user_model().objects.create(username="manager@ngo.test", email="manager@ngo.test")
-    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ACCOUNT_MANAGER)
+    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.SUPER_ADMIN)
 
 
 @pytest.fixture

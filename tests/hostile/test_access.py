@@ -27,7 +27,14 @@ from harness.processes import ProcessStack
 
 WEBHOOK_URL = "/webhooks/v1/notification/"
 # The only operations anyone may call without a bearer token. A new unauthenticated route fails the walk.
-PUBLIC_OPERATIONS = {("post", "/webhooks/v1/notification/")}
+# Login, refresh and logout check their own credentials (password, refresh cookie; logout only revokes).
+PUBLIC_OPERATIONS = {
+    ("post", "/webhooks/v1/notification/"),
+    ("post", "/api/login/"),
+    ("post", "/api/v2/login/"),
+    ("post", "/api/v2/token/refresh"),
+    ("post", "/api/logout/"),
+}
 OTHER_CLIENT = "203.0.113.9"
 
 
