@@ -20,15 +20,22 @@ from django_q.models import OrmQ
 from model_bakery import baker
 
 from ddpui.api import api
-from ddpui.core.auth.throttle import API_SCOPE, WEBHOOK_SCOPE
 from ddpui.core.auth.api_tokens import issue_token, revoke_token
+from ddpui.core.auth.throttle import API_SCOPE, WEBHOOK_SCOPE
 from ddpui.models import ApiToken, AuthFailureWindow, LlmSession, Notification, PrefectFlowRun, SummaryStatus
 from harness.app import AppConfig, app_env, start_web
 from harness.processes import ProcessStack
 
 WEBHOOK_URL = "/webhooks/v1/notification/"
 # The only operations anyone may call without a bearer token. A new unauthenticated route fails the walk.
-PUBLIC_OPERATIONS = {("post", "/webhooks/v1/notification/")}
+# Login, refresh and logout check their own credentials (password, refresh cookie; logout only revokes).
+PUBLIC_OPERATIONS = {
+    ("post", "/webhooks/v1/notification/"),
+    ("post", "/api/login/"),
+    ("post", "/api/v2/login/"),
+    ("post", "/api/v2/token/refresh"),
+    ("post", "/api/logout/"),
+}
 OTHER_CLIENT = "203.0.113.9"
 
 
