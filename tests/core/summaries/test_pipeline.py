@@ -139,7 +139,7 @@ def test_prefect_down_marks_the_row_failed_with_the_reason_and_retries(dalgo_run
     session = summarize_flow_run(run["id"])
     LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING)
     settings.PREFECT_API_URL = "http://127.0.0.1:9/api"
-    failed = produce_session(session.pk, regenerate=True)
+    failed = produce_session(session.pk, retry=True)
     assert failed.status == SummaryStatus.FAILED and "Prefect" in failed.last_error
     assert failed.next_attempt_at is not None and failed.attempts == 2
 
