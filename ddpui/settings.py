@@ -189,6 +189,14 @@ SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
 SUMMARY_REUSE_DAYS = env_int("SUMMARY_REUSE_DAYS", 14)
+# Dalgo's progress entries live 10 minutes and its frontends poll until "completed" or "failed": a summary still
+# pending after this long is reported failed ("try again") so no UI spins forever; the row keeps its retries.
+SUMMARY_PENDING_EXPIRY_SECONDS = env_int("SUMMARY_PENDING_EXPIRY_SECONDS", 600)
+# `regenerate` costs a model call: a summary made less than this long ago is answered as it is.
+SUMMARY_REGENERATE_MIN_SECONDS = env_int("SUMMARY_REGENERATE_MIN_SECONDS", 300)
+# Regenerates per org in any 24 hours; beyond it the stored summary answers (or 429 when there is none).
+# Separate from SUMMARY_MAX_ATTEMPTS: a user's regenerates never use up the automatic path's tries.
+SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
