@@ -58,6 +58,12 @@ def secret_lines() -> list[tuple[str, list[str]]]:
     return secret_corpus.SECRET_LINES
 
 
+@pytest.fixture(scope="session")
+def passed_through() -> list[tuple[str, list[str]]]:
+    """The corpus entries of the shapes that once reached the LLM, the database and the failure email."""
+    return secret_corpus.PASSED_THROUGH
+
+
 def kept_root_causes(label: dict, shown_lines: list[tuple[int, str]]) -> int:
     """How many of the label's root-cause substrings appear in the shown lines."""
     return sum(1 for needle in label["root_cause_lines"] if any(needle in text for _, text in shown_lines))
