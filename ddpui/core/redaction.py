@@ -566,10 +566,10 @@ class LineRedactor:
         if match.group("colon") is None:
             self._url_open = "user"
             return line
-        self._url_open = "password"
-        if not password or _PORT_THEN_PATH.match(password) or REDACTED_PREFIX in password:
+        if password and (_PORT_THEN_PATH.match(password) or REDACTED_PREFIX in password):
             return line
-        return line[: match.start("password")] + marker("password")
+        self._url_open = "password"
+        return line[: match.start("password")] + marker("password") if password else line
 
     def _rest_of_url(self, line: str) -> str:
         """The line after one that cut a URL's credentials off: redact the password's rest before ``@``."""

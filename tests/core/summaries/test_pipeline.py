@@ -180,3 +180,19 @@ def test_airbyte_down_during_the_summary_is_retried_not_summarized_without_the_j
     LlmSession.objects.filter(pk=session.pk).update(next_attempt_at=timezone.now())
     retried = produce_session(session.pk, retry=True)
     assert retried.status == SummaryStatus.READY and "lacks scope marketing.read" in retried.excerpt
+
+
+def test_no_passed_through_secret_reaches_the_llm_or_the_row(passed_through_entry, dalgo_runs, llm_api):
+    text, secrets = passed_through_entry
+    run, _ = dalgo_runs.pipeline(connections=0, message=f"Flow run encountered an exception: {text}")
+    dalgo_runs.dbt_task(run, lines=["Running with dbt=1.8.2", *text.split("\n"),
+                                    "Database Error in model stg_customers (models/staging/stg_customers.sql)"])
+
+    session = summarize_flow_run(run["id"])
+
+    prompt = "\n".join(llm_api.prompts())
+    assert session.provider == "openai" and "[REDACTED:" in prompt  # the shape reached the excerpt, redacted
+    stored = stored_text(session)
+    for secret in secrets:
+        assert secret not in prompt
+        assert secret not in stored
