@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
     LogFilterTaskRunId,
 )
-from prefect.client.schemas.objects import FlowRun, Log, StateType, TaskRun
+from prefect.client.schemas.objects import FlowRun, StateType, TaskRun
 from prefect.client.schemas.sorting import FlowRunSort, LogSort, TaskRunSort
 from prefect.exceptions import ObjectNotFound
 
@@ -107,10 +107,19 @@ def log_filter_of(*, flow_run_id: str | None = None, task_run_id: str | None = N
     return LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
 
 
+def read_log_records(
+    client: SyncPrefectClient, log_filter: LogFilter, *, limit: int, offset: int, sort: LogSort
+) -> list[dict]:
+    """One page of logs as the API's JSON records (message, level, timestamp, ...). Not parsed into
+    prefect-client's Log objects: their three datetimes cost ~0.4 ms a record, 8 s for 20,000 records."""
+    body = {"logs": log_filter.model_dump(mode="json"), "limit": limit, "offset": offset, "sort": sort.value}
+    return client.request("POST", "/logs/filter", json=body).json()
+
+
 def log_pages(
     log_filter: LogFilter, *, offset: int = 0, max_records: int, newest_first: bool = False
-) -> Iterator[list[Log]]:
-    """Pages of logs (oldest first, or newest first), from ``offset`` until ``max_records`` or the end.
+) -> Iterator[list[dict]]:
+    """Pages of log records (oldest first, or newest first), from ``offset`` until ``max_records`` or the end.
 
     A generator, so a caller holds one page at a time: a step can log a million lines."""
     sort = LogSort.TIMESTAMP_DESC if newest_first else LogSort.TIMESTAMP_ASC
@@ -118,7 +127,7 @@ def log_pages(
     with prefect_client() as client:
         while read < max_records:
             limit = min(LOG_PAGE_SIZE, max_records - read)
-            page = client.read_logs(log_filter=log_filter, limit=limit, offset=offset + read, sort=sort)
+            page = read_log_records(client, log_filter, limit=limit, offset=offset + read, sort=sort)
             read += len(page)
             if page:
                 yield page
@@ -131,7 +140,7 @@ def count_logs(log_filter: LogFilter) -> int:
     long one is measured with one-record reads at growing offsets, then a binary search (about 2 log2(n/200)
     reads, ~30 for a million records)."""
     with prefect_client() as client:
-        first = client.read_logs(log_filter=log_filter, limit=LOG_PAGE_SIZE, offset=0, sort=LogSort.TIMESTAMP_ASC)
+        first = read_log_records(client, log_filter, limit=LOG_PAGE_SIZE, offset=0, sort=LogSort.TIMESTAMP_ASC)
         if len(first) < LOG_PAGE_SIZE:
             return len(first)
         present, absent = LOG_PAGE_SIZE, 2 * LOG_PAGE_SIZE  # counts: `present` records exist, `absent` do not
@@ -148,7 +157,7 @@ def count_logs(log_filter: LogFilter) -> int:
 
 def has_log_at(client: SyncPrefectClient, log_filter: LogFilter, offset: int) -> bool:
     """Whether a matching record exists at ``offset`` (0-based, timestamp order)."""
-    return bool(client.read_logs(log_filter=log_filter, limit=1, offset=offset, sort=LogSort.TIMESTAMP_ASC))
+    return bool(read_log_records(client, log_filter, limit=1, offset=offset, sort=LogSort.TIMESTAMP_ASC))
 
 
 def read_ended_root_flow_runs(

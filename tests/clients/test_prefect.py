@@ -19,7 +19,7 @@ def test_log_pages_read_newest_first_from_the_end_and_stop_at_the_bound(prefect_
     flow_run_id = str(uuid.uuid4())
     prefect_api.add_logs([f"line {n}" for n in range(1000)], flow_run_id=flow_run_id)
     log_filter = log_filter_of(flow_run_id=flow_run_id)
-    newest = [log.message for page in log_pages(log_filter, max_records=250, newest_first=True) for log in page]
+    newest = [record["message"] for page in log_pages(log_filter, max_records=250, newest_first=True) for record in page]
     assert newest == [f"line {n}" for n in range(999, 749, -1)]
-    oldest = [log.message for page in log_pages(log_filter, offset=990, max_records=50) for log in page]
+    oldest = [record["message"] for page in log_pages(log_filter, offset=990, max_records=50) for record in page]
     assert oldest == [f"line {n}" for n in range(990, 1000)]

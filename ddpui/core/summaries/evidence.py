@@ -44,19 +44,22 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
 
 
-def lines_of_log(log) -> list[LogLine]:
-    """One Prefect log record as LogLines, one per text line (a failed task's message holds a whole traceback)."""
-    level = logging.getLevelName(log.level) if isinstance(log.level, int) else None
-    stamp = log.timestamp.isoformat() if log.timestamp else None
+def lines_of_log(record: dict) -> list[LogLine]:
+    """One Prefect log record (the API's JSON) as LogLines, one per text line (a failed task's message holds a
+    whole traceback); the level and timestamp go on the first."""
+    level = record.get("level")
+    level = logging.getLevelName(level) if isinstance(level, int) else None
+    stamp = record.get("timestamp")
+    stamp = datetime.fromisoformat(stamp).isoformat() if isinstance(stamp, str) and stamp else None
     return [
         LogLine(text=text, level=level if index == 0 else None, timestamp=stamp if index == 0 else None)
-        for index, text in enumerate(str(log.message or "").splitlines() or [""])
+        for index, text in enumerate(str(record.get("message") or "").splitlines() or [""])
     ]
 
 
-def log_lines_of(logs: list) -> list[LogLine]:
-    """Prefect logs as LogLines, one per text line."""
-    return [line for log in logs for line in lines_of_log(log)]
+def log_lines_of(records: list[dict]) -> list[LogLine]:
+    """Prefect log records as LogLines, one per text line."""
+    return [line for record in records for line in lines_of_log(record)]
 
 
 @dataclass
@@ -98,7 +101,7 @@ def read_step_log(log_filter, max_records: int) -> StepLog:
         return StepLog(lines=lines, total=read)
     newest_first: list[list[LogLine]] = []
     for page in prefect.log_pages(log_filter, max_records=max_records - head_limit, newest_first=True):
-        newest_first.extend(lines_of_log(log) for log in page)
+        newest_first.extend(lines_of_log(record) for record in page)
     skipped = max(0, total - head_limit - len(newest_first))  # 0 only if records vanished between reads
     if skipped:
         lines.append(LogGap(lines=skipped))
@@ -113,7 +116,8 @@ def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[S
 
     Prefect's clients ship logs in batches every ~2 s, so a read right after the webhook misses lines. Logs are
     taken as complete once the step ended LOG_QUIET_SECONDS ago AND two reads agree on the count; the wait is
-    bounded by LOG_SETTLE_MAX_SECONDS.
+    bounded by LOG_SETTLE_MAX_SECONDS. A long log is only counted while it settles (a count is ~30 one-record
+    reads, its head and tail ~100 pages), then read once.
     """
     if step.log_scope == "task_run":
         log_filter = prefect.log_filter_of(task_run_id=step.task_run_id)
@@ -125,12 +129,18 @@ def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[S
     log = read_step_log(log_filter, max_records)
     if timezone.now() > quiet_from + LONG_SETTLED:
         return log, 0
-    previous_count = None
-    while timezone.now() < quiet_from or log.total != previous_count:
+    count, previous_count = log.total, None
+    while timezone.now() < quiet_from or count != previous_count:
         if time.monotonic() - started >= settings.LOG_SETTLE_MAX_SECONDS:
             break
         time.sleep(settings.LOG_SETTLE_INTERVAL_SECONDS)
-        previous_count = log.total
+        previous_count = count
+        if log.total >= LOG_HEAD_RECORDS:
+            count = prefect.count_logs(log_filter)  # a long log is counted while it settles, read once after
+        else:
+            log = read_step_log(log_filter, max_records)
+            count = log.total
+    if count != log.total:
         log = read_step_log(log_filter, max_records)
     return log, int((time.monotonic() - started) * 1000)
 
