@@ -170,6 +170,10 @@ os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
 LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 0.5)
 LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 8.0)
+# A step's log longer than this many records is read as its first records (up to 2,000) and its last ones
+# (where a run fails); the rest is counted and named in the excerpt. Bounds the worker's time and memory on
+# a million-line log.
+SUMMARY_LOG_MAX_RECORDS = max(2, env_int("SUMMARY_LOG_MAX_RECORDS", 20000))
 
 # ---- Airbyte (Config API) ----------------------------------------------------------------------------------
 AIRBYTE_SERVER_HOST = env_str("AIRBYTE_SERVER_HOST", "127.0.0.1")
