@@ -8,8 +8,8 @@ from django.utils.html import format_html, format_html_join
 
 from ddpui.models import (
     AirbyteJob,
-    AuthFailureWindow,
     ApiToken,
+    AuthFailureWindow,
     LlmSession,
     Notification,
     Org,

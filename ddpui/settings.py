@@ -158,6 +158,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds for each SMTP connect/read/write (Django's default is none: an SMTP server that never greets would hold
+# the handler until Django-Q's timeout). Well under Q_TIMEOUT_SECONDS.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dalgo-notifications@localhost")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
 
