@@ -3,9 +3,9 @@
     python scripts/demo.py
 
 Starts a Prefect server (building its virtualenv once, 1-2 minutes, needs PyPI), the Airbyte stand-in,
-gunicorn and a qcluster against PostgreSQL (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo,
-created and migrated if needed), configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline
-whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
+the production web command (scripts/serve.sh: nginx in front of gunicorn) and a qcluster against PostgreSQL
+(DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo, created and migrated if needed),
+configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
 the failed step and where the time went. Everything it started is stopped at the end, on error, or on Ctrl-C.
 
 With OPENAI_API_KEY (and optionally OPENAI_BASE_URL, LLM_MODEL) set, summaries come from the model; without,
