@@ -7,6 +7,7 @@ harness's `start_web`; `start_gunicorn` here chooses workers and threads and dro
 """
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def use_bench_database() -> str:
     url = bench_database_url()
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "ddpui.settings"
+    # Without DEBUG the app refuses the default key: a key of this run's own, shared with the processes it starts.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return url
 
 

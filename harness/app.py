@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 
 import httpx
+from django.conf import settings as django_settings
 
 from harness.prefect_venv import REPO_ROOT
 from harness.processes import HarnessError, ManagedProcess, ProcessStack, free_port, http_answers, wait_until
@@ -43,6 +44,9 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "ddpui.settings",
+            # The caller's own key (it may enqueue tasks the cluster runs: both must sign alike). Without DEBUG
+            # the app refuses the default key, so callers set one (tests/settings.py, the bench, the demo).
+            "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
             "DATABASE_URL": config.database_url,
             "PREFECT_API_URL": config.prefect_api_url,
             # prefect-client keeps its profile under PREFECT_HOME: not in the user's home.

@@ -13,6 +13,7 @@ from the offline summarizer.
 """
 
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -25,6 +26,8 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
 os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+# Without DEBUG the app refuses the default key: a key of the demo's own, shared with the processes it starts.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 import django  # noqa: E402
 
