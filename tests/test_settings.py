@@ -1,5 +1,9 @@
 """Production settings of the queue and the database (django-q2.md's measured rules)."""
 
+import os
+import subprocess
+import sys
+
 from django.conf import settings
 
 
@@ -22,3 +26,13 @@ def test_persistent_database_connections_with_health_checks():
 def test_email_defaults_to_the_console_and_the_webhook_fails_closed_by_default():
     assert settings.EMAIL_BACKEND.endswith("console.EmailBackend") or settings.EMAIL_BACKEND.endswith("locmem.EmailBackend")
     assert settings.WEBHOOK_MAX_BODY_BYTES == 1024 * 1024
+
+
+def test_the_cluster_timeout_follows_a_slow_models_timeout():
+    # Settings are read once per process: a fresh interpreter with a slow local model's timeout.
+    env = {**os.environ, "LLM_TIMEOUT_SECONDS": "300", "DJANGO_SETTINGS_MODULE": "ddpui.settings"}
+    env.pop("Q_TIMEOUT_SECONDS", None)
+    probe = "from django.conf import settings; print(settings.Q_TIMEOUT_SECONDS, settings.Q_CLUSTER['timeout'])"
+    output = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    timeout, cluster_timeout = map(int, output.stdout.split())
+    assert timeout == cluster_timeout >= 300 + settings.LOG_SETTLE_MAX_SECONDS
