@@ -21,7 +21,6 @@ A 1.5B model takes about 1-2 minutes per log on 2 CPU cores.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
