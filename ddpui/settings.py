@@ -4,6 +4,7 @@ The defaults give a working local setup with no external service: SQLite when DA
 console email backend, and the offline summarizer when no OPENAI_API_KEY is set.
 """
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -201,6 +202,9 @@ LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 45)
 # "json_schema" asks for structured output; servers that reject it are retried with "json_object", then plain.
 LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")
+# The answer's token cap: a summary is ~300 tokens; without a cap a small model once generated 3,770 tokens
+# until its context filled. An answer cut at the cap is treated as malformed (offline summary, no retry).
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 700)
 SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
@@ -242,7 +246,11 @@ CORS_ALLOW_HEADERS = (*default_headers, "x-dalgo-org")
 # The lease (`retry`) starts when the cluster PREFETCHES a task. With queue_limit == workers and
 # retry >= (queue_limit / workers + 2) * timeout, a prefetched task is never redelivered while it waits or runs.
 Q_WORKERS = env_int("Q_WORKERS", 2)
-Q_TIMEOUT_SECONDS = env_int("Q_TIMEOUT_SECONDS", 120)
+# A summary task waits for the logs to settle and makes one model call: its timeout follows both, so a slow
+# local model (a 1.5B model on CPU took 121 s) is not killed mid-call. 120 s at the default settings.
+Q_TIMEOUT_SECONDS = env_int(
+    "Q_TIMEOUT_SECONDS", max(120, math.ceil(LLM_TIMEOUT_SECONDS + LOG_SETTLE_MAX_SECONDS + 60))
+)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "ddpui"),
     "orm": "default",

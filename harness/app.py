@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from django.conf import settings as django_settings
@@ -36,6 +36,9 @@ class AppConfig:
     openai_base_url: str = ""
     log_settle_interval_seconds: float = 1.0
     log_settle_max_seconds: float = 4.0
+    # Any other settings the caller chooses (Q_*, LLM_*, SUMMARY_*): applied last, so they win over both the
+    # inherited environment (whose Q_* and the like are dropped) and the defaults above.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
@@ -64,6 +67,7 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
         env["OPENAI_API_KEY"] = config.openai_api_key
     if config.openai_base_url:
         env["OPENAI_BASE_URL"] = config.openai_base_url
+    env.update(config.settings)
     return env
 
 

@@ -77,6 +77,7 @@ def start_stack(
     fresh_database: bool,
     openai_api_key: str = "",
     openai_base_url: str = "",
+    settings: dict[str, str] | None = None,
     progress: Progress = lambda message: None,
     waiting: Callable[[float], None] | None = None,
 ) -> DalgoStack:
@@ -96,6 +97,7 @@ def start_stack(
             airbyte_port=stack.airbyte.port,
             openai_api_key=openai_api_key,
             openai_base_url=openai_base_url,
+            settings=dict(settings or {}),
         )
         # The database is made while Prefect boots: both take seconds.
         progress("preparing the database")

@@ -50,6 +50,9 @@ from harness.scenarios import (  # noqa: E402
 from harness.stack import DalgoStack, start_stack  # noqa: E402
 
 DEMO_ORG = {"name": "Demo NGO", "email": "manager@demo-ngo.example", "slug": "demo-ngo"}
+# The user's own cluster, model and summary settings reach the app's processes (the harness drops inherited
+# Q_* variables unless they are passed on like this).
+PASSED_ON_PREFIXES = ("Q_", "LLM_", "SUMMARY_")
 
 
 class Progress:
@@ -123,6 +126,7 @@ def main() -> int:
             fresh_database=True,
             openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
             openai_base_url=os.environ.get("OPENAI_BASE_URL", ""),
+            settings={name: value for name, value in os.environ.items() if name.startswith(PASSED_ON_PREFIXES)},
             progress=progress.step,
             waiting=progress.waiting,
         )

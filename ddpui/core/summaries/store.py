@@ -23,6 +23,8 @@ SUMMARY_FIELDS = (
     "evidence",
     "is_transient",
     "confidence",
+    "grounded",
+    "model_category",
     "provider",
     "model",
     "prompt_version",
@@ -140,7 +142,8 @@ def save_summary(
     session.assistant_prompt = result.prompt
     if result.llm_error:
         # The offline summary is shown meanwhile; the retry schedule asks the model again later.
-        session.last_error = redact_text(f"LLM: {result.llm_error}")
+        # The server's explanation may quote the request back: redacted like every stored text.
+        session.last_error = redact_text(f"LLM: {result.llm_error}")[:4000]
         session.next_attempt_at = (
             timezone.now() + retry_delay(session.attempts, result.retry_after)
             if result.llm_error_transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
