@@ -149,6 +149,12 @@ SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
 SUMMARY_REUSE_DAYS = env_int("SUMMARY_REUSE_DAYS", 14)
+# At most this many LLM calls at once across EVERY qcluster on this database (the provider's rate limits are
+# per account, and Dalgo grows by adding cluster hosts). Held as PostgreSQL advisory locks, which PostgreSQL
+# frees when a killed worker's connection closes. 0 turns the bound off (each worker may call).
+LLM_MAX_CONCURRENCY = env_int("LLM_MAX_CONCURRENCY", 8)
+# How long a summary waits for a free slot before it stores the offline summary and retries later (backoff).
+LLM_SLOT_WAIT_SECONDS = env_float("LLM_SLOT_WAIT_SECONDS", 60)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -183,6 +189,16 @@ Q_CLUSTER = {
     "label": "Django-Q2",
     "sync": env_bool("Q_SYNC", False),
 }
+
+# ---- Liveness of the cluster (GET /health/, manage.py check_queue, manage.py queue_watchdog) ------------------
+# The queue is stalled when a task has waited this long AND no task finished within it. Longer than
+# Q_TIMEOUT_SECONDS, so a cluster whose workers all run the longest allowed task never counts as stalled; a
+# cluster the watchdog restarted gets this long to boot and take work before it is judged again.
+QUEUE_STALL_SECONDS = env_float("QUEUE_STALL_SECONDS", Q_TIMEOUT_SECONDS + 60)
+# The watchdog checks this often and restarts the cluster after this many stalled checks in a row: a wedged
+# cluster is healed within about QUEUE_STALL_SECONDS + FAILURES x INTERVAL.
+QUEUE_WATCHDOG_INTERVAL_SECONDS = env_float("QUEUE_WATCHDOG_INTERVAL_SECONDS", 30)
+QUEUE_WATCHDOG_FAILURES = env_int("QUEUE_WATCHDOG_FAILURES", 3)
 
 LOGGING = {
     "version": 1,
