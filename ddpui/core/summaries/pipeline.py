@@ -129,7 +129,7 @@ def produce(
     dependency that is down: the row records the error and the retry schedule tries again."""
     if not (retry or needs_work(session, regenerate=regenerate)):
         return session
-    if not claim_session(session, only_if_needed=not (retry or regenerate)):
+    if not claim_session(session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate):
         return session
     try:
         evidence = gather_evidence(step, root)

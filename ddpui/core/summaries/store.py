@@ -63,16 +63,21 @@ def session_for_step(
     return session
 
 
-def claim_session(session: LlmSession, *, only_if_needed: bool = False) -> bool:
+def claim_session(session: LlmSession, *, only_if_needed: bool = False, retry: bool = False) -> bool:
     """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires).
 
     The claim also schedules the row's retry for the lease's end: a worker killed mid-summary leaves a row the
     retry sweep picks up, never one stuck pending. `only_if_needed` repeats needs_work() inside the UPDATE:
     a duplicate task that read the row while another worker was finishing it must not summarize it again.
+    `retry` (a task the sweep queued, which moved next_attempt_at ahead) takes the row only while it still
+    awaits a try: after a dead cluster's task was redelivered and finished the row (next_attempt_at cleared),
+    the sweep's retry must not call the model a second time.
     """
     due = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__lte=timezone.now())
+    awaiting = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__isnull=False)
+    extra = due if only_if_needed else (awaiting if retry else None)
     claimed = claim(
-        LlmSession, session.pk, seconds=session_lease_seconds(), extra=due if only_if_needed else None,
+        LlmSession, session.pk, seconds=session_lease_seconds(), extra=extra,
         retry_field="next_attempt_at", count_field="attempts",
     )
     if claimed:
