@@ -151,7 +151,9 @@ def produce(
     """
     if not (retry or needs_work(session, regenerate=regenerate)):
         return session
-    if not claim_session(session, only_if_needed=not (retry or regenerate), regenerate=regenerate):
+    if not claim_session(
+        session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate, regenerate=regenerate
+    ):
         return session
     had_summary = session.status == SummaryStatus.READY
     try:
