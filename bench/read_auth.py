@@ -13,14 +13,14 @@ import argparse
 import os
 import uuid
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
-import httpx  # noqa: E402
+import httpx
 
-from bench.load import LoadResult, closed_loop, open_loop, table  # noqa: E402
-from bench.processes import bench_env, fresh_database, run_directory, start_gunicorn  # noqa: E402
-from ddpui.core.orgs import create_org_with_admin  # noqa: E402
-from ddpui.models import LlmSession, SummaryStatus  # noqa: E402
-from harness.processes import ProcessStack  # noqa: E402
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
+from bench.load import LoadResult, closed_loop, open_loop, table
+from bench.processes import bench_env, fresh_database, run_directory, start_gunicorn
+from ddpui.core.orgs import create_org_with_admin
+from ddpui.models import LlmSession, SummaryStatus
+from harness.processes import ProcessStack
 
 LOAD_BEFORE = " ".join(f"{load:.1f}" for load in os.getloadavg())
 EMAIL, PASSWORD = "reader@bench.test", "bench-password-5b1e"
