@@ -18,7 +18,7 @@ import httpx
 from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.load import LoadResult, closed_loop, open_loop, table
 from bench.processes import bench_env, fresh_database, run_directory, start_gunicorn
-from ddpui.core.orgs import create_org_with_admin
+from ddpui.core.auth.orgs import create_org_with_admin
 from ddpui.models import LlmSession, SummaryStatus
 from harness.processes import ProcessStack
 

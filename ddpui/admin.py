@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from ddpui.models import (
     AirbyteJob,
     ApiToken,
+    AuthFailureWindow,
     LlmSession,
     Notification,
     Org,
@@ -148,3 +149,13 @@ class LlmSessionAdmin(admin.ModelAdmin):
         """The evidence lines with their line numbers."""
         rows = ((item.get("line"), item.get("text")) for item in session.evidence or [])
         return format_html("<pre>{}</pre>", format_html_join("\n", "{:>6} | {}", rows))
+
+
+@admin.register(AuthFailureWindow)
+class AuthFailureWindowAdmin(admin.ModelAdmin):
+    """Failed-authentication counters: who failed how often (the alert's record); read-only."""
+
+    list_display = ("scope", "client", "failures", "window_started_at")
+    list_filter = ("scope",)
+    ordering = ("-failures",)
+    readonly_fields = ("scope", "client", "failures", "window_started_at")

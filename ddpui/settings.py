@@ -57,7 +57,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ddpui.admin_apps.ThrottledAdminConfig",  # django.contrib.admin, logins throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -124,7 +124,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 # ---- Failed authentication (bearer tokens and the webhook key) ------------------------------------------------
-# A client (IP) that fails this many times within the window gets 429 with Retry-After until the window ends.
+# A client (IP; for admin logins IP and username) that fails this many times within the window gets 429 with
+# Retry-After, instead of 401, for its further failures until the window ends. Right credentials always pass.
 # Counted in the database, so the limit holds across gunicorn workers and hosts.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
@@ -169,6 +170,10 @@ os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
 LOG_SETTLE_INTERVAL_SECONDS = env_float("LOG_SETTLE_INTERVAL_SECONDS", 0.5)
 LOG_SETTLE_MAX_SECONDS = env_float("LOG_SETTLE_MAX_SECONDS", 8.0)
+# A step's log longer than this many records is read as its first records (up to 2,000) and its last ones
+# (where a run fails); the rest is counted and named in the excerpt. Bounds the worker's time and memory on
+# a million-line log.
+SUMMARY_LOG_MAX_RECORDS = max(2, env_int("SUMMARY_LOG_MAX_RECORDS", 20000))
 
 # ---- Airbyte (Config API) ----------------------------------------------------------------------------------
 AIRBYTE_SERVER_HOST = env_str("AIRBYTE_SERVER_HOST", "127.0.0.1")
@@ -188,6 +193,14 @@ SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
 SUMMARY_REUSE_DAYS = env_int("SUMMARY_REUSE_DAYS", 14)
+# Dalgo's progress entries live 10 minutes and its frontends poll until "completed" or "failed": a summary still
+# pending after this long is reported failed ("try again") so no UI spins forever; the row keeps its retries.
+SUMMARY_PENDING_EXPIRY_SECONDS = env_int("SUMMARY_PENDING_EXPIRY_SECONDS", 600)
+# `regenerate` costs a model call: a summary made less than this long ago is answered as it is.
+SUMMARY_REGENERATE_MIN_SECONDS = env_int("SUMMARY_REGENERATE_MIN_SECONDS", 300)
+# Regenerates per org in any 24 hours; beyond it the stored summary answers (or 429 when there is none).
+# Separate from SUMMARY_MAX_ATTEMPTS: a user's regenerates never use up the automatic path's tries.
+SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

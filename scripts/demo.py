@@ -31,7 +31,9 @@ import django  # noqa: E402
 django.setup()
 
 from ddpui.api.schemas import summary_out  # noqa: E402
-from ddpui.core.orgs import create_org_with_admin  # noqa: E402
+from ddpui.core.auth.orgs import (
+    create_org_with_admin,  # noqa: E402
+    )
 from ddpui.management.commands.summarize_flow_run import render_summary  # noqa: E402
 from harness.prefect_venv import PrefectVenvUnavailable  # noqa: E402
 from harness.processes import HarnessError  # noqa: E402

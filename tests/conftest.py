@@ -10,11 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.contrib.auth import get_user_model
+from django.db import connection
 from model_bakery import baker
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgDataFlow, OrgTask, OrgUser, OrgUserRole
 from standins.airbyte_api import AirbyteStandin, failure
 from standins.llm_api import LlmStandin

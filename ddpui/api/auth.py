@@ -5,9 +5,11 @@ webapp) or a `ddp_` API token (machine clients). The org is the user's membershi
 header (none: the first membership; a slug they are not a member of: 401). An expired cookie token answers 498
 ("Token expired": the v2 frontend then refreshes and retries); anything else invalid answers 401.
 
-Failed attempts are rate-limited per client (ddpui.core.auth_throttle): a blocked client gets 429 with
-Retry-After before its token is even looked at. Routes declare the permission slugs they need with
-`has_permission` (ddpui.core.permissions); without them: 403.
+A live token always passes, whoever else failed from the same address (users behind one NAT or proxy share
+it). Failed attempts are counted per client (ddpui.core.auth.throttle); past the limit they get 429 with
+Retry-After instead of 401.
+Routes declare the permission slugs they need with `has_permission` (ddpui.core.auth.permissions); without
+them: 403.
 """
 
 import functools
@@ -18,11 +20,11 @@ from ninja.errors import AuthorizationError, Throttled
 from ninja.security import HttpBearer
 from rest_framework_simplejwt.tokens import AccessToken
 
-from ddpui.core.auth_throttle import API_SCOPE, blocked_for_seconds, client_address, record_failure
-from ddpui.core.jwt_tokens import ExpiredJwt, InvalidJwt, decode, revocation_ids, user_id_of
-from ddpui.core.orgs import membership
-from ddpui.core.permissions import ALL_PERMISSIONS, MACHINE_PERMISSIONS, permissions_of_role
-from ddpui.core.tokens import TOKEN_PREFIX, orguser_for_token
+from ddpui.core.auth.api_tokens import TOKEN_PREFIX, orguser_for_token
+from ddpui.core.auth.jwt_tokens import ExpiredJwt, InvalidJwt, decode, revocation_ids, user_id_of
+from ddpui.core.auth.orgs import membership
+from ddpui.core.auth.permissions import ALL_PERMISSIONS, MACHINE_PERMISSIONS, permissions_of_role
+from ddpui.core.auth.throttle import API_SCOPE, blocked_for_seconds, client_address, refuse_failure, subject_key
 from ddpui.models import OrgUser
 
 ACCESS_COOKIE = "access_token"
@@ -34,13 +36,21 @@ class TokenExpired(Exception):
     """An expired `access_token` cookie: answered 498 {"detail": "Token expired"} (see ddpui.api)."""
 
 
-def refuse_blocked_client(request: HttpRequest) -> str:
-    """The client's address; raises Throttled (429) while it is blocked after too many failures."""
-    client = client_address(request)
-    wait = blocked_for_seconds(API_SCOPE, client)
+def refuse_blocked_login(request: HttpRequest, username: str) -> str:
+    """The throttle key of a login (address and username, so users behind one NAT address are not locked out
+    by another's typos); raises Throttled (429) while that key is blocked after too many wrong passwords."""
+    key = subject_key(client_address(request), username)
+    wait = blocked_for_seconds(API_SCOPE, key)
     if wait is not None:
         raise Throttled(wait)
-    return client
+    return key
+
+
+def count_failure(key: str) -> None:
+    """Count one failed attempt; raises Throttled (429) once the key is over the limit."""
+    wait = refuse_failure(API_SCOPE, key)
+    if wait is not None:
+        raise Throttled(wait)
 
 
 def selected_org_slug(request: HttpRequest) -> str | None:
@@ -68,11 +78,11 @@ class DalgoAuth(HttpBearer):
     """Cookie or bearer authentication; sets request.orguser and request.permissions (a set of slugs)."""
 
     def __call__(self, request: HttpRequest) -> OrgUser | None:
-        """Refuse a blocked client (429); authenticate; count a missing or bad credential as a failure."""
-        client = refuse_blocked_client(request)
+        """Authenticate; count a missing or bad credential as a failure (429 once the client is over the limit).
+        A right credential is never refused, whoever else failed from the same address."""
         orguser = self.credentials(request)
         if orguser is None:
-            record_failure(API_SCOPE, client)
+            count_failure(client_address(request))
         return orguser
 
     def credentials(self, request: HttpRequest) -> OrgUser | None:

@@ -5,7 +5,7 @@
 - webapp_v2: POST /api/v2/login/ -> the profile, tokens in httpOnly cookies; POST /api/v2/token/refresh renews
   the access cookie from the refresh cookie (after a 498).
 - POST /api/logout/ ends the session: its access and refresh tokens stop working everywhere; cookies cleared.
-Wrong credentials answer 401 and count toward the failed-auth limit of the client (ddpui.core.auth_throttle).
+Wrong credentials answer 401 and count toward the failed-auth limit of the client (ddpui.core.auth.throttle).
 """
 
 import json
@@ -17,12 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from ddpui.api.auth import ACCESS_COOKIE, REFRESH_COOKIE, refuse_blocked_client
+from ddpui.api.auth import ACCESS_COOKIE, REFRESH_COOKIE, count_failure, refuse_blocked_login
 from ddpui.api.schemas import ErrorOut
-from ddpui.core.auth_throttle import API_SCOPE, record_failure
-from ddpui.core.jwt_tokens import InvalidJwt, issue_pair, refreshed_access, revoke
-from ddpui.core.orgs import normalize_email
-from ddpui.core.permissions import permissions_of_role
+from ddpui.core.auth.jwt_tokens import InvalidJwt, issue_pair, refreshed_access, revoke
+from ddpui.core.auth.orgs import normalize_email
+from ddpui.core.auth.permissions import permissions_of_role
+from ddpui.core.auth.throttle import client_address
 
 router = Router(tags=["auth"])
 # Long enough for any email and passphrase; bounded so a huge body is refused before the password hasher.
@@ -92,10 +92,11 @@ def profile(user: AbstractBaseUser) -> dict:
 
 def logged_in_user(request: HttpRequest, payload: LoginIn) -> AbstractBaseUser | None:
     """The user these credentials belong to, or None (counted as a failure). Raises Throttled while blocked."""
-    client = refuse_blocked_client(request)
-    user = authenticate(request, username=normalize_email(payload.username), password=payload.password)
+    username = normalize_email(payload.username)
+    key = refuse_blocked_login(request, username)
+    user = authenticate(request, username=username, password=payload.password)
     if user is None:
-        record_failure(API_SCOPE, client)
+        count_failure(key)
     return user
 
 
@@ -145,13 +146,12 @@ def login_v2(request: HttpRequest, response: HttpResponse, payload: LoginIn):
              summary="A new access cookie from the refresh cookie")
 def refresh_v2(request: HttpRequest, response: HttpResponse):
     """401 (counted as a failure) when the refresh cookie is missing, expired, revoked or its user inactive."""
-    client = refuse_blocked_client(request)
     try:
         user_id, access = refreshed_access(request.COOKIES.get(REFRESH_COOKIE, ""))
     except InvalidJwt:
         user_id, access = None, ""
     if user_id is None or not get_user_model().objects.filter(id=user_id, is_active=True).exists():
-        record_failure(API_SCOPE, client)
+        count_failure(client_address(request))
         return Status(401, {"detail": "Invalid refresh token"})
     set_access_cookie(response, access)
     return Status(200, {"success": True})

@@ -18,7 +18,7 @@ class Org(models.Model):
 
 
 class OrgUserRole(models.TextChoices):
-    """Dalgo's roles; what each may do is ddpui.core.permissions.ROLE_PERMISSIONS. Managers get failure emails."""
+    """Dalgo's roles; what each may do is ddpui.core.auth.permissions.ROLE_PERMISSIONS. Managers get failure emails."""
 
     SUPER_ADMIN = "super-admin", "Super admin"
     ADMIN = "admin", "Admin"

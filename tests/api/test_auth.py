@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from model_bakery import baker
 
 from ddpui.api.auth import has_permission
-from ddpui.core.permissions import ROLE_PERMISSIONS
+from ddpui.core.auth.permissions import ROLE_PERMISSIONS
 from ddpui.models import AuthFailureWindow, LlmSession, Org, OrgUser, OrgUserRole, SummaryStatus
 
 pytestmark = pytest.mark.django_db

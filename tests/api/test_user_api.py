@@ -4,7 +4,7 @@ them; wrong passwords are counted by the failed-auth throttle; bad bodies are 4x
 import pytest
 from django.contrib.auth import get_user_model
 
-from ddpui.core.auth_throttle import API_SCOPE
+from ddpui.core.auth.throttle import API_SCOPE
 from ddpui.models import AuthFailureWindow, RevokedToken
 
 pytestmark = pytest.mark.django_db
@@ -68,16 +68,18 @@ def test_v2_login_sets_httponly_cookies_with_the_configured_flags(client, login_
     assert client.get(LIST_URL, HTTP_X_DALGO_ORG="ngo-one").status_code == 200
 
 
-def test_wrong_credentials_are_401_and_counted_by_the_throttle(client, login_user, settings):
+def test_wrong_credentials_are_401_and_counted_per_address_and_username(client, login_user, settings):
     settings.AUTH_FAILURE_LIMIT = 3
-    attempts = [("/api/login/", "manager@ngo.test", "wrong"), ("/api/v2/login/", "manager@ngo.test", "wrong"),
-                ("/api/login/", "nobody@ngo.test", PASSWORD)]
-    for url, username, password in attempts:
-        response = post(client, url, {"username": username, "password": password})
+    for url in ("/api/login/", "/api/v2/login/"):
+        response = post(client, url, {"username": "manager@ngo.test", "password": "wrong"})
         assert response.status_code == 401 and response.json() == {"detail": "Invalid credentials"}
         assert "access_token" not in response.cookies
-    assert AuthFailureWindow.objects.get(scope=API_SCOPE).failures == 3
-    # Blocked: even the right password is refused until the window ends.
+    unknown = post(client, "/api/login/", {"username": "nobody@ngo.test", "password": PASSWORD})
+    assert unknown.status_code == 401
+    assert sorted(AuthFailureWindow.objects.filter(scope=API_SCOPE).values_list("failures", flat=True)) == [1, 2]
+    # The third wrong password for the same account from the same address reaches the limit: 429, and even the
+    # right password is refused for that account until the window ends.
+    assert post(client, "/api/login/", {"username": "manager@ngo.test", "password": "wrong"}).status_code == 429
     blocked = post(client, "/api/login/", {"username": "manager@ngo.test", "password": PASSWORD})
     assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
 

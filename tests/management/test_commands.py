@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ddpui.core.tokens import hash_token
+from ddpui.core.auth.api_tokens import hash_token
 from ddpui.models import ApiToken, Org, OrgUser
 
 pytestmark = pytest.mark.django_db

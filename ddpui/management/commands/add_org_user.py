@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ddpui.core.orgs import OrgUserError, add_org_user
+from ddpui.core.auth.orgs import OrgUserError, add_org_user
 from ddpui.models import OrgUserRole
 
 

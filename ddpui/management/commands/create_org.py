@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from ddpui.core.orgs import create_org_with_admin
+from ddpui.core.auth.orgs import create_org_with_admin
 
 
 class Command(BaseCommand):

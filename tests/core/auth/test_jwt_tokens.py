@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from ddpui.core.jwt_tokens import (
+from ddpui.core.auth.jwt_tokens import (
     SESSION_CLAIM,
     ExpiredJwt,
     InvalidJwt,
@@ -19,7 +19,7 @@ from ddpui.core.jwt_tokens import (
     refreshed_access,
     revoke,
 )
-from ddpui.core.retention import prune_old_records
+from ddpui.core.operations.retention import prune_old_records
 from ddpui.models import RevokedToken
 
 pytestmark = pytest.mark.django_db

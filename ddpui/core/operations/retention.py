@@ -6,8 +6,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import Task
 
-from ddpui.core.auth_throttle import prune_expired_windows
-from ddpui.core.jwt_tokens import prune_revoked
+from ddpui.core.auth.jwt_tokens import prune_revoked
+from ddpui.core.auth.throttle import prune_expired_windows
 from ddpui.models import Notification, NotificationStatus
 
 # Failed-authentication counters block no one once their window has passed; a day keeps them for a look.

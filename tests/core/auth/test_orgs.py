@@ -3,7 +3,7 @@
 import pytest
 from model_bakery import baker
 
-from ddpui.core.orgs import OrgUserError, add_org_user, create_org_with_admin, membership
+from ddpui.core.auth.orgs import OrgUserError, add_org_user, create_org_with_admin, membership
 from ddpui.models import Org, OrgUser
 
 pytestmark = pytest.mark.django_db

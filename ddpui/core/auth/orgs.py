@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Exists
 from django.utils.text import slugify
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgUser, OrgUserRole, RevokedToken
 
 

@@ -1,6 +1,6 @@
 """The role -> permission map: one entry per Dalgo role; reads for everyone, edits for admins only."""
 
-from ddpui.core.permissions import (
+from ddpui.core.auth.permissions import (
     ALL_PERMISSIONS,
     EDIT_PERMISSIONS,
     MACHINE_PERMISSIONS,
