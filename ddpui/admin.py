@@ -16,6 +16,7 @@ from ddpui.models import (
     OrgTask,
     OrgUser,
     PrefectFlowRun,
+    SummaryRegeneration,
     TaskLock,
 )
 
@@ -109,7 +110,8 @@ class LlmSessionAdmin(admin.ModelAdmin):
     readonly_fields = ("failed_step_readable", "fix_steps_readable", "evidence_readable", "timings")
     fieldsets = (
         (None, {"fields": ("org", "flow_run_id", "status", "last_error", "attempts", "next_attempt_at")}),
-        ("Failed step", {"fields": ("failed_step_readable",)}),
+        ("Asked and made", {"fields": ("trigger", "requested_at", "ready_at", "regenerating_since")}),
+        ("Failed step", {"fields": ("failed_step_readable", "node_ids")}),
         ("Summary", {"fields": ("title", "summary", "root_cause", "category", "is_transient", "confidence")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
         ("Evidence", {"fields": ("evidence_readable", "excerpt")}),
@@ -138,3 +140,12 @@ class LlmSessionAdmin(admin.ModelAdmin):
         """The evidence lines with their line numbers."""
         rows = ((item.get("line"), item.get("text")) for item in session.evidence or [])
         return format_html("<pre>{}</pre>", format_html_join("\n", "{:>6} | {}", rows))
+
+
+@admin.register(SummaryRegeneration)
+class SummaryRegenerationAdmin(admin.ModelAdmin):
+    """Users' regenerates: what counts against each org's daily cap."""
+
+    list_display = ("requested_at", "org", "session", "orguser")
+    list_filter = ("org",)
+    date_hierarchy = "requested_at"
