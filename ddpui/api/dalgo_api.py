@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
+from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut
 from ddpui.clients.prefect import FlowRunNotFound, PrefectError
 from ddpui.core.summaries.locate import NodeNotFound
@@ -114,6 +115,7 @@ def progress_of(session: LlmSession) -> list[dict]:
     response={200: TaskIdOut, 400: ErrorOut, 404: ErrorOut, 429: ErrorOut, 502: ErrorOut},
     summary="Summarize a flow run's failure, or one of its tasks",
 )
+@has_permission(["can_view_pipeline"])
 def flow_run_logsummary(
     request: HttpRequest, flow_run_id: str, task_id: str | None = None, regenerate: str | None = None
 ):
@@ -154,6 +156,7 @@ def flow_run_logsummary(
     response={200: TaskIdOut, 400: ErrorOut, 429: ErrorOut},
     summary="Summarize an Airbyte job attempt of a connection",
 )
+@has_permission(["can_view_pipeline"])
 def connection_logsummary(
     request: HttpRequest,
     connection_id: str,
@@ -192,6 +195,7 @@ def connection_logsummary(
 
 
 @tasks_router.get("/stp/{task_id}", response={200: ProgressOut, 400: ErrorOut}, summary="Progress of a summary")
+@has_permission(["can_view_task_progress"])
 def task_progress(request: HttpRequest, task_id: str):
     """Dalgo's poll: a stored summary comes back on the first poll. Unknown keys answer Dalgo's 400."""
     key = uuid_or_none(task_id)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from model_bakery import baker
 
-from ddpui.core.tokens import revoke_token
+from ddpui.core.auth.api_tokens import revoke_token
 from ddpui.models import AirbyteJob, LlmSession, OrgDataFlow, OrgTask, PrefectFlowRun, SummaryStatus
 
 pytestmark = pytest.mark.django_db

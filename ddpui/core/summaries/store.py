@@ -7,10 +7,10 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.leases import claim
+from ddpui.core.queueing.leases import claim
+from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.public import dalgo_result
-from ddpui.core.summaries.redact import redact_text
 from ddpui.core.summaries.summarize import SummaryResult
 from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
 
@@ -129,13 +129,10 @@ def save_summary(
     fingerprint: str,
     timings: dict[str, int],
 ) -> LlmSession:
-    """Store a summary as ready. Model text is redacted too: a model may echo what it should not."""
+    """Store a summary as ready. Every text field of the answer is redacted (evidence and steps included):
+    a model may echo what it should not, or what a log line told it to."""
     for name in SUMMARY_FIELDS:
-        setattr(session, name, getattr(result, name))
-    session.title = redact_text(session.title)
-    session.summary = redact_text(session.summary)
-    session.root_cause = redact_text(session.root_cause)
-    session.fix_steps = [redact_text(step) for step in session.fix_steps]
+        setattr(session, name, redact_value(getattr(result, name)))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
     session.reused_from = None
@@ -143,7 +140,7 @@ def save_summary(
     session.assistant_prompt = result.prompt
     if result.llm_error:
         # The offline summary is shown meanwhile; the retry schedule asks the model again later.
-        session.last_error = f"LLM: {result.llm_error}"
+        session.last_error = redact_text(f"LLM: {result.llm_error}")
         session.next_attempt_at = (
             timezone.now() + retry_delay(session.attempts, result.retry_after)
             if result.llm_error_transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
@@ -187,7 +184,7 @@ def record_failure(
     """
     if count_attempt and not regenerate:
         session.attempts += 1
-    session.last_error = error[:4000]
+    session.last_error = redact_text(error)[:4000]
     session.lease_until = None
     session.regenerating_since = None
     if not regenerate:

@@ -25,7 +25,8 @@ from ddpui.core.flow_runs import (
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.leases import claim, release
+from ddpui.core.queueing.leases import claim, release
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.failure_email import email_failure
 from ddpui.core.webhooks.flow_run_record import record_flow_run_state
@@ -156,7 +157,7 @@ def run_steps(notification: Notification) -> dict[str, str]:
             done.add(name)
         except Exception as exc:  # each step is isolated: log, remember, go on
             logger.exception("notification %s: step %s failed", notification.id, name)
-            errors[name] = f"{type(exc).__name__}: {exc}"
+            errors[name] = redact_text(f"{type(exc).__name__}: {exc}")  # exception texts quote DSNs and configs
     finish(notification, done, errors, final=False)
     return {**outcomes, **{name: f"error: {error}" for name, error in errors.items()}}
 

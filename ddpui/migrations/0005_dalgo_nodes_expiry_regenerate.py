@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ddpui', '0003_failure_email'),
+        ('ddpui', '0004_dalgo_auth'),
     ]
 
     operations = [
