@@ -12,7 +12,6 @@ from typing import Any, Callable
 from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import LlmSession, Org
-
 from harness.dalgo_org import airbyte_step, dbt_step, pipeline_parameters
 from harness.flow_runs import start_run, wait_for_end
 from harness.flows.catalog import (
