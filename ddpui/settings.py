@@ -52,9 +52,21 @@ def origin_of(url: str) -> str:
 
 
 # Changing SECRET_KEY silently drops queued Django-Q2 tasks (they are signed with it): set it once per deployment.
+# Without DEBUG the app refuses to start with this default or any short key (ddpui/checks.py).
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "ddpui-insecure-development-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+# ---- HTTPS (production: all true, HSTS a year; `manage.py check --deploy` is then clean, see .env.example) ----
+# Off by default because the local set-up (demo, tests) serves plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# TLS ends at the proxy in front of gunicorn: it says which scheme the client used (deploy/nginx.conf sets it).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO") else None
 
 INSTALLED_APPS = [
     "ddpui.admin_apps.ThrottledAdminConfig",  # django.contrib.admin, logins throttled
@@ -209,6 +221,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds for each SMTP connect/read/write (Django's default is none: an SMTP server that never greets would hold
+# the handler until Django-Q's timeout). Well under Q_TIMEOUT_SECONDS.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dalgo-notifications@localhost")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
 # Dalgo's second frontend (webapp_v2); Dalgo's deployments set both.
