@@ -19,6 +19,7 @@ from ddpui.models import (
     OrgUser,
     PrefectFlowRun,
     RevokedToken,
+    SummaryRegeneration,
     TaskLock,
 )
 
@@ -123,7 +124,8 @@ class LlmSessionAdmin(admin.ModelAdmin):
     readonly_fields = ("failed_step_readable", "fix_steps_readable", "evidence_readable", "timings")
     fieldsets = (
         (None, {"fields": ("org", "flow_run_id", "status", "last_error", "attempts", "next_attempt_at")}),
-        ("Failed step", {"fields": ("failed_step_readable",)}),
+        ("Asked and made", {"fields": ("trigger", "requested_at", "ready_at", "regenerating_since")}),
+        ("Failed step", {"fields": ("failed_step_readable", "node_ids")}),
         ("Summary", {"fields": ("title", "summary", "root_cause", "category", "model_category", "is_transient",
                                 "confidence", "grounded")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
@@ -176,3 +178,12 @@ class AuthFailureWindowAdmin(admin.ModelAdmin):
     list_filter = ("scope",)
     ordering = ("-failures",)
     readonly_fields = ("scope", "client", "failures", "window_started_at")
+
+
+@admin.register(SummaryRegeneration)
+class SummaryRegenerationAdmin(admin.ModelAdmin):
+    """Users' regenerates: what counts against each org's daily cap."""
+
+    list_display = ("requested_at", "org", "session", "orguser")
+    list_filter = ("org",)
+    date_hierarchy = "requested_at"
