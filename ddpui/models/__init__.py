@@ -1,7 +1,7 @@
 """All ddpui models, importable from ddpui.models."""
 
 from ddpui.models.airbyte import AirbyteJob
-from ddpui.models.auth import AuthFailureWindow
+from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
 from ddpui.models.org import (
@@ -32,6 +32,7 @@ __all__ = [
     "OrgUser",
     "OrgUserRole",
     "PrefectFlowRun",
+    "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
     "SummaryStatus",
     "TaskLock",

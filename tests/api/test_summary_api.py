@@ -6,7 +6,7 @@ import pytest
 from django_q.models import OrmQ
 from model_bakery import baker
 
-from ddpui.core.tokens import revoke_token
+from ddpui.core.auth.api_tokens import revoke_token
 from ddpui.models import LlmSession, OrgDataFlow, OrgTask, PrefectFlowRun, SummaryStatus
 
 pytestmark = pytest.mark.django_db

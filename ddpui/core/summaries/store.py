@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.leases import claim
+from ddpui.core.queueing.leases import claim
 from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.summarize import SummaryResult

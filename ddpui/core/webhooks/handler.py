@@ -23,7 +23,7 @@ from ddpui.core.flow_runs import (
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.leases import claim, release
+from ddpui.core.queueing.leases import claim, release
 from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.failure_email import email_failure

@@ -2,7 +2,7 @@
 
 from django.db import IntegrityError, transaction
 
-from ddpui.core.queue import enqueue
+from ddpui.core.queueing.enqueue import enqueue
 from ddpui.core.redaction import redact_value
 from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import Notification

@@ -8,8 +8,8 @@ from django.core import mail
 from django_q.models import OrmQ
 
 from ddpui.core.webhooks.handler import handle_notification
-from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.core.webhooks.intake import record_notification
+from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import AirbyteJob, Notification, NotificationStatus, OrgTask, PrefectFlowRun, TaskLock
 
 pytestmark = pytest.mark.django_db
