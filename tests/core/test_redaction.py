@@ -169,3 +169,10 @@ def test_wrapped_base64_credentials_are_redacted_line_by_line():
 def test_secrets_inside_exception_reprs(text):
     redacted = redact_text(text)
     assert "cd9x" not in redacted and "[REDACTED:" in redacted
+
+
+def test_a_text_cut_inside_a_url_password_is_still_redacted():
+    # text cut to a column size or a model answer's limit before it reaches the redactor
+    text = "run failed: postgresql://dalgo:TruncPw404@db.ngo.org:5432/crm"
+    for cut in range(text.index("TruncPw404") + 1, text.index("@") + 1):
+        assert redact_text(text[:cut]) == "run failed: postgresql://dalgo:[REDACTED:password]" + text[text.index("@"):cut]
