@@ -13,6 +13,8 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from ddpui.clients.deadline import deadline, deadline_client
+
 RESPONSE_FORMAT_ORDER = ("json_schema", "json_object", "none")
 
 
@@ -56,6 +58,7 @@ def make_client() -> openai.OpenAI:
             base_url=settings.OPENAI_BASE_URL or None,
             timeout=settings.LLM_TIMEOUT_SECONDS,
             max_retries=0,
+            http_client=deadline_client(settings.LLM_TIMEOUT_SECONDS),
         )
         OPEN_CLIENTS[key] = client
     return client
@@ -80,7 +83,17 @@ def retry_after_seconds(exc: openai.APIStatusError) -> float | None:
 
 
 def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
-    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure."""
+    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure.
+
+    The whole call, fallbacks to plainer response formats included, ends within LLM_TIMEOUT_SECONDS of
+    wall-clock time: a server trickling its answer byte by byte cannot hold a worker longer.
+    """
+    with deadline(settings.LLM_TIMEOUT_SECONDS):
+        return chat_json_within_deadline(messages, schema=schema)
+
+
+def chat_json_within_deadline(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
+    """chat_json's work, under the caller's deadline."""
     client = make_client()
     configured = settings.LLM_RESPONSE_FORMAT
     modes = RESPONSE_FORMAT_ORDER[RESPONSE_FORMAT_ORDER.index(configured) if configured in RESPONSE_FORMAT_ORDER else 0 :]

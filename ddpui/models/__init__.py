@@ -3,7 +3,7 @@
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
-from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
+from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryRegeneration, SummaryStatus
 from ddpui.models.org import (
     MANAGER_ROLES,
     ApiToken,
@@ -34,6 +34,7 @@ __all__ = [
     "PrefectFlowRun",
     "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
+    "SummaryRegeneration",
     "SummaryStatus",
     "TaskLock",
 ]

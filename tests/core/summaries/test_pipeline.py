@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
 from ddpui.core.summaries.schema import CATEGORIES
+from ddpui.core.summaries.store import mark_failed_by_hook
 from ddpui.models import LlmSession, SummaryStatus
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +141,7 @@ def test_prefect_down_marks_the_row_failed_with_the_reason_and_retries(dalgo_run
     session = summarize_flow_run(run["id"])
     LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING)
     settings.PREFECT_API_URL = "http://127.0.0.1:9/api"
-    failed = produce_session(session.pk, regenerate=True)
+    failed = produce_session(session.pk, retry=True)
     assert failed.status == SummaryStatus.FAILED and "Prefect" in failed.last_error
     assert failed.next_attempt_at is not None and failed.attempts == 2
 
@@ -183,6 +184,34 @@ def test_airbyte_down_during_the_summary_is_retried_not_summarized_without_the_j
     assert retried.status == SummaryStatus.READY and "lacks scope marketing.read" in retried.excerpt
 
 
+def test_a_regenerate_uses_none_of_the_automatic_tries(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    first = summarize_flow_run(run["id"])
+    regenerated = produce_session(first.pk, regenerate=True)
+    assert llm_api.request_count == 2 and regenerated.status == SummaryStatus.READY
+    assert regenerated.attempts == first.attempts == 1 and regenerated.next_attempt_at is None
+    assert regenerated.ready_at > first.ready_at and regenerated.regenerating_since is None
+
+
+def test_prefect_down_during_a_regenerate_keeps_the_summary_and_schedules_nothing(dalgo_runs, settings):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    good = summarize_flow_run(run["id"])
+    LlmSession.objects.filter(pk=good.pk).update(regenerating_since=timezone.now())
+    settings.PREFECT_API_URL = "http://127.0.0.1:9/api"
+    after = produce_session(good.pk, regenerate=True)
+    assert after.status == SummaryStatus.READY and after.title == good.title and "Prefect" in after.last_error
+    assert after.attempts == good.attempts and after.next_attempt_at is None and after.regenerating_since is None
+
+
+def test_a_regenerate_killed_with_its_worker_keeps_the_summary(dalgo_runs):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    good = summarize_flow_run(run["id"])
+    mark_failed_by_hook(good.pk, "timeout", regenerate=True)
+    good.refresh_from_db()
+    assert good.status == SummaryStatus.READY and good.attempts == 1 and good.next_attempt_at is None
 def test_no_passed_through_secret_reaches_the_llm_or_the_row(passed_through_entry, dalgo_runs, llm_api):
     text, secrets = passed_through_entry
     run, _ = dalgo_runs.pipeline(connections=0, message=f"Flow run encountered an exception: {text}")
