@@ -46,16 +46,33 @@ def real_failure() -> tuple[list[str], list[str]]:
     return (SHARED_LOGS / REAL_LOG).read_text(encoding="utf-8").splitlines(), labels[REAL_LOG]["root_cause_lines"]
 
 
+def peak_rss(pid: int) -> int:
+    """The process's peak resident set since its exec (VmHWM), in bytes; 0 once it is gone. Not wait4's
+    ru_maxrss: Linux carries the forking parent's peak over an exec, and this parent holds the whole log."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+
+
 def run_worker(code: Path, flow_run_id: str, env: dict[str, str], log_path: Path) -> tuple[float, float, int, int]:
-    """Run the worker's summary in a child process: (wall seconds, CPU seconds, peak RSS in bytes, exit status)."""
+    """Run the worker's summary in a child process: (wall seconds, CPU seconds, peak RSS in bytes, exit status).
+    The peak is sampled every 50 ms (VmHWM only grows, so the last sample is the peak up to then)."""
     started = time.perf_counter()
+    peak = 0
     with open(log_path, "wb") as log:
         child = subprocess.Popen([sys.executable, "manage.py", "summarize_flow_run", flow_run_id, "--json"],
                                  cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
+        while True:
+            peak = max(peak, peak_rss(child.pid))
+            finished, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if finished:
+                break
+            time.sleep(0.05)
     child.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    return time.perf_counter() - started, cpu, usage.ru_maxrss * 1024, child.returncode
+    return time.perf_counter() - started, cpu, peak, child.returncode
 
 
 def result_row(code: Path, lines: int, figures: tuple[float, float, int, int], root_causes: list[str],
