@@ -7,6 +7,7 @@ other error-looking lines open an incident with context before/after and the lin
 same log record; lines whose template repeats an earlier incident fold into it with a count.
 """
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ HEAD_SCAN_LINES = 2000  # where "what ran" lines are looked for
 MAX_HEAD_LINES = 12
 MAX_STORED_CHARS = 4000  # longer lines are cut in the middle when read
 CUE_CACHE_SIZE = 8192
+PLAIN_TIMESTAMP = re.compile(r"[\d:.,TZ+ -]{8,40}")
 FIRST_LINES = 5  # the log's first non-blank lines, kept as they say how it started
 
 
@@ -136,7 +138,9 @@ class Reader:
         if len(text) > MAX_STORED_CHARS:
             text = cut_middle(text, MAX_STORED_CHARS)
         if stamp:
-            stamp = redact_text(str(stamp))[:40]
+            stamp = str(stamp)
+            # A timestamp holds no secret: only anything else the source put there is redacted.
+            stamp = (stamp if PLAIN_TIMESTAMP.fullmatch(stamp) else redact_text(stamp))[:40]
             self.tally.add(stamp, 0)
         line = Line(self.count, text, level, stamp)
         if self.count <= HEAD_SCAN_LINES:
