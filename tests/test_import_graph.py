@@ -1,6 +1,6 @@
 """The packages of `ddpui/` do not import each other in a circle: each package's job can be read on its own.
 
-A package here is a directory of modules (`ddpui/core/summaries`, `ddpui/api`, ...); an edge A -> B means a module
+A package here is a directory of modules at the level of a concern (`ddpui/core/summaries`, `ddpui/api`, ...); an edge A -> B means a module
 of A imports a module of B at its top level. The test fails with the cycle it found.
 """
 
@@ -11,11 +11,13 @@ DDPUI = Path(__file__).resolve().parent.parent / "ddpui"
 
 
 def package_of(module: str) -> str:
-    """The dotted package a module belongs to: the directory that holds it."""
+    """The package a module belongs to: the directory that holds it, counted at the level of a concern
+    (`ddpui.api`, `ddpui.core.summaries`); a sub-package such as `summaries/condense` is part of its parent."""
     path = DDPUI.parent.joinpath(*module.split("."))
-    if path.is_dir():
-        return module
-    return module.rsplit(".", 1)[0]
+    directory = module if path.is_dir() else module.rsplit(".", 1)[0]
+    parts = directory.split(".")
+    depth = 3 if parts[:2] == ["ddpui", "core"] else 2
+    return ".".join(parts[:depth])
 
 
 def imported_modules(source: Path) -> set[str]:

@@ -17,6 +17,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
     FlowRunFilterParentTaskRunId,
     FlowRunFilterState,
+    FlowRunFilterStateName,
     FlowRunFilterStateType,
     LogFilter,
     LogFilterFlowRunId,
@@ -161,16 +162,26 @@ def has_log_at(client: SyncPrefectClient, log_filter: LogFilter, offset: int) ->
 
 
 def read_ended_root_flow_runs(
-    *, deployment_ids: list[str], state_types: list[StateType], ended_after: datetime, limit: int = 200
+    *,
+    deployment_ids: list[str],
+    ended_after: datetime,
+    state_types: list[StateType] | None = None,
+    state_names: list[str] | None = None,
+    limit: int = 200,
 ) -> list[FlowRun]:
-    """Root flow runs (no parent task run) of these deployments that ended in these states after a time."""
+    """Root flow runs (no parent task run) of these deployments that ended after a time, in these state types
+    or (e.g. Dalgo's DBT_TEST_FAILED, a COMPLETED type) with these state names."""
     if not deployment_ids:
         return []
+    state = FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=state_types) if state_types else None,
+        name=FlowRunFilterStateName(any_=state_names) if state_names else None,
+    )
     with prefect_client() as client:
         return client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
                 parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=state_types)),
+                state=state,
                 end_time=FlowRunFilterEndTime(after_=ended_after),
             ),
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[UUID(d) for d in deployment_ids])),

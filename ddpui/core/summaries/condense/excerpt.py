@@ -5,13 +5,13 @@ other incidents, the tail) and render the result as the Excerpt sent to the mode
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense.lines import Line, cut_middle
 from ddpui.core.summaries.condense.packing import FOLD_MIN_RUN, Packer
 from ddpui.core.summaries.condense.reader import Incident, Reader
 from ddpui.core.summaries.condense.scoring import KEY_SCORE_BAND, MIN_KEY_SCORE
 from ddpui.core.summaries.fingerprint import template_of
-from ddpui.core.summaries.redact import redact_text
-from ddpui.core.summaries.tokens import estimate_tokens
+from ddpui.core.summaries.token_estimate import estimate_tokens
 
 MAX_KEY_CHARS = 1500  # a root-cause line is cut in the middle beyond this when rendered
 MAX_CONTEXT_CHARS = 400

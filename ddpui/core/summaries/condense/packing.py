@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ddpui.core.summaries.condense.lines import Line
 from ddpui.core.summaries.fingerprint import template_of
-from ddpui.core.summaries.tokens import estimate_tokens
+from ddpui.core.summaries.token_estimate import estimate_tokens
 
 FOLD_MIN_RUN = 3  # consecutive same-template tail lines folded into one
 

@@ -11,6 +11,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from ddpui.core.redaction import LineRedactor, line_shape, may_hold_secret, redact_text
 from ddpui.core.summaries.condense.lines import (
     ANSI,
     ERROR_LEVELS,
@@ -35,8 +36,7 @@ from ddpui.core.summaries.condense.scoring import (
 )
 from ddpui.core.summaries.condense.tracebacks import Block, starts_block
 from ddpui.core.summaries.fingerprint import template_of
-from ddpui.core.summaries.redact import LineRedactor, line_shape, may_hold_secret, redact_text
-from ddpui.core.summaries.tokens import TokenTally
+from ddpui.core.summaries.token_estimate import TokenTally
 
 # --- bounds (memory never grows with the log beyond these) ---
 RECENT_LINES = 300  # the tail, and the context before a new incident

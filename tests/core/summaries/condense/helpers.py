@@ -3,7 +3,7 @@
 import random
 
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.tokens import estimate_tokens
+from ddpui.core.summaries.token_estimate import estimate_tokens
 
 
 def iter_noise(count: int, seed: int = 1):
