@@ -17,6 +17,7 @@ from ddpui.models import (
     OrgTask,
     OrgUser,
     PrefectFlowRun,
+    RevokedToken,
     TaskLock,
 )
 
@@ -31,9 +32,10 @@ class OrgAdmin(admin.ModelAdmin):
 
 @admin.register(OrgUser)
 class OrgUserAdmin(admin.ModelAdmin):
-    """Org users and their roles."""
+    """Memberships: a user's role in one org (a user may have several)."""
 
     list_display = ("user", "org", "role", "created_at")
+    autocomplete_fields = ("user",)
     list_filter = ("role", "org")
     search_fields = ("user__username", "user__email", "org__slug")
 
@@ -45,6 +47,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "orguser", "name", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     readonly_fields = ("token_hash", "prefix", "created_at", "last_used_at")
+
+
+@admin.register(RevokedToken)
+class RevokedTokenAdmin(admin.ModelAdmin):
+    """JWTs ended by a logout (only their ids; pruned once expired)."""
+
+    list_display = ("jti", "expires_at", "revoked_at")
+    readonly_fields = ("jti", "expires_at", "revoked_at")
 
 
 @admin.register(OrgDataFlow)

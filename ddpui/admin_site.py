@@ -1,4 +1,4 @@
-"""The admin site with failed logins throttled like API tokens (ddpui.core.auth_throttle).
+"""The admin site with failed logins throttled like API tokens (ddpui.core.auth.throttle).
 
 A password can be guessed, unlike a token: while one address has failed too often for one username, that
 address's attempts for that username are refused (429) without checking the password. The account's owner on
@@ -8,7 +8,7 @@ another address, and other users behind the same address, are not affected.
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ddpui.core.auth_throttle import ADMIN_SCOPE, blocked_for_seconds, client_address, refuse_failure, subject_key
+from ddpui.core.auth.throttle import ADMIN_SCOPE, blocked_for_seconds, client_address, refuse_failure, subject_key
 
 
 def too_many_failures(wait: int) -> HttpResponse:

@@ -7,7 +7,7 @@ from django.utils.module_loading import import_string
 # Registers the start-up checks (the secret key) with Django's check framework.
 from ddpui import checks  # noqa: F401
 
-ENSURE_SCHEDULES = "ddpui.core.schedules.ensure_schedules"
+ENSURE_SCHEDULES = "ddpui.core.queueing.schedules.ensure_schedules"
 
 
 def ensure_schedules_after_migrate(**kwargs) -> None:

@@ -4,7 +4,7 @@ and a blocked pair's password is not even checked."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from ddpui.core.auth_throttle import ADMIN_SCOPE
+from ddpui.core.auth.throttle import ADMIN_SCOPE
 from ddpui.models import AuthFailureWindow
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import Throttled
 
-from ddpui.core.auth_throttle import WEBHOOK_SCOPE, client_address, refuse_failure
+from ddpui.core.auth.throttle import WEBHOOK_SCOPE, client_address, refuse_failure
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import NotificationParseError, parse_notification
 

@@ -20,15 +20,30 @@ from django_q.models import OrmQ
 from model_bakery import baker
 
 from ddpui.api import api
-from ddpui.core.auth_throttle import API_SCOPE, WEBHOOK_SCOPE
-from ddpui.core.tokens import issue_token, revoke_token
-from ddpui.models import ApiToken, AuthFailureWindow, LlmSession, Notification, PrefectFlowRun, SummaryStatus
+from ddpui.core.auth.api_tokens import issue_token, revoke_token
+from ddpui.core.auth.throttle import API_SCOPE, WEBHOOK_SCOPE
+from ddpui.models import (
+    AirbyteJob,
+    ApiToken,
+    AuthFailureWindow,
+    LlmSession,
+    Notification,
+    PrefectFlowRun,
+    SummaryStatus,
+)
 from harness.app import AppConfig, app_env, start_web
 from harness.processes import ProcessStack
 
 WEBHOOK_URL = "/webhooks/v1/notification/"
 # The only operations anyone may call without a bearer token. A new unauthenticated route fails the walk.
-PUBLIC_OPERATIONS = {("post", "/webhooks/v1/notification/")}
+# Login, refresh and logout check their own credentials (password, refresh cookie; logout only revokes).
+PUBLIC_OPERATIONS = {
+    ("post", "/webhooks/v1/notification/"),
+    ("post", "/api/login/"),
+    ("post", "/api/v2/login/"),
+    ("post", "/api/v2/token/refresh"),
+    ("post", "/api/logout/"),
+}
 OTHER_CLIENT = "203.0.113.9"
 
 
@@ -40,7 +55,8 @@ def bearer(token: str | None) -> dict:
 @pytest.fixture
 def owned(dalgo_runs, org):
     """Records of `org` that every read endpoint can name: a failed run (in the Prefect stand-in and in our
-    tables) with a ready failure summary of one of its task runs, and a ready summary of an Airbyte job."""
+    tables) with a ready failure summary of one of its task runs, and a stored job of its connection with a
+    ready summary."""
     run, connection_ids = dalgo_runs.pipeline(connections=1)
     task_run_id = str(uuid.uuid4())
     PrefectFlowRun.objects.create(deployment_id=run["deployment_id"], flow_run_id=run["id"], name=run["name"],
@@ -50,6 +66,7 @@ def owned(dalgo_runs, org):
         status=SummaryStatus.READY, trigger="failure", title="dbt-run failed", summary="s", failed_step={"kind": "dbt"},
         response=[{"prompt": "p", "response": "r"}],
     )
+    baker.make(AirbyteJob, job_id=77, config_id=connection_ids[0], status="failed", created_at=timezone.now())
     airbyte_session = baker.make(
         LlmSession, org=org, flow_run_id="", step_key="airbyte:77:1", airbyte_job_id=77, attempt_number=1,
         status=SummaryStatus.READY, trigger="on_demand", title="sync failed", failed_step={"kind": "airbyte"},
@@ -134,7 +151,8 @@ def test_every_authenticated_endpoint_is_org_scoped(client, token, other_org_tok
     queued_before, sessions_before = OrmQ.objects.count(), LlmSession.objects.count()
     for method, url in urls:
         response = client.generic(method.upper(), url, **bearer(other_org_token))
-        assert response.status_code in (200, 404), (url, response.status_code, response.content[:300])
+        # 404 for a run that is not theirs; Dalgo's 400s ("no such task id", "Invalid job id") for a key or job.
+        assert response.status_code in (200, 400, 404), (url, response.status_code, response.content[:300])
         leaked = [value for value in owned_ids(owned) if value in response.content.decode()]
         assert not leaked, f"{url} showed another org's {leaked}"
         if response.status_code == 200:
@@ -222,10 +240,10 @@ def test_many_users_behind_one_address_are_not_locked_out_by_one_of_them(client,
 def test_crossing_the_limit_alerts_once_per_window(client, owned, settings, caplog):
     settings.AUTH_FAILURE_LIMIT = 3
     url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
-    with caplog.at_level(logging.WARNING, logger="ddpui.core.auth_throttle"):
+    with caplog.at_level(logging.WARNING, logger="ddpui.core.auth.throttle"):
         for _ in range(6):
             client.get(url, **bearer("ddp_guess"))
-    alerts = [r.getMessage() for r in caplog.records if r.name == "ddpui.core.auth_throttle"]
+    alerts = [r.getMessage() for r in caplog.records if r.name == "ddpui.core.auth.throttle"]
     assert alerts == ["failed authentication: 3 failures for api from 127.0.0.1 within 60 s; further failures get 429"]
 
 
@@ -315,10 +333,15 @@ def test_limits_and_revocation_hold_across_gunicorn_workers(gunicorn_app, token,
         with lock:
             codes.append(status)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(get, [token] * 16))
-    assert codes == [200] * 16
-    assert len(worker_pids(process.tail(500), "200")) == 2, "both workers served the token"
+    # Which worker accepts a connection is the kernel's choice: on a loaded machine one worker can take a whole
+    # batch, so batches continue (bounded) until both have served the token.
+    for _ in range(20):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(get, [token] * 16))
+        if len(worker_pids(process.tail(5000), "200")) == 2:
+            break
+    assert set(codes) == {200}
+    assert len(worker_pids(process.tail(5000), "200")) == 2, "both workers served the token"
     # Revoked in the database: both workers refuse it from the next request on.
     revoke_token(token)
     codes.clear()

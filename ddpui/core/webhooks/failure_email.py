@@ -5,7 +5,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from ddpui.core.flow_runs import FlowRunInfo
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.redaction import redact_text
 from ddpui.models import MANAGER_ROLES, FailureEmail, Org, OrgUser
 
 
@@ -20,13 +20,18 @@ def manager_emails(org: Org) -> list[str]:
     )
 
 
+MAX_MESSAGE_CHARS = 500
+
+
 def failure_email_text(info: FlowRunInfo, org: Org) -> tuple[str, str]:
-    """Subject and body of the failure email."""
-    subject = f"Dalgo: pipeline run {info.name or info.id} {info.state_name.lower()}"
+    """Subject and body of the failure email. The state message is redacted whole and only then cut: a cut
+    first can leave a secret the redactor no longer recognises (a URL cut before its ``@``)."""
+    subject = redact_text(f"Dalgo: pipeline run {info.name or info.id} {info.state_name.lower()}")
+    message = redact_text(info.state_message)[:MAX_MESSAGE_CHARS]
     body = (
         f"Hello,\n\nA pipeline run of {org.name} ended in state {info.state_name}.\n\n"
-        f"Run: {info.name or info.id}\nRun id: {info.id}\n"
-        f"{'Message: ' + redact_text(info.state_message[:500]) + chr(10) if info.state_message else ''}"
+        f"Run: {redact_text(info.name or info.id)}\nRun id: {info.id}\n"
+        f"{'Message: ' + message + chr(10) if message else ''}"
         f"\nA plain-language summary of what went wrong will be in Dalgo within a minute:\n"
         f"{settings.FRONTEND_URL}/pipeline/history?flow_run_id={info.id}\n\n— Dalgo\n"
     )

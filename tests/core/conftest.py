@@ -1,5 +1,5 @@
-"""Shared fixtures for the log-condensing tests: the shared failure logs with their labels (repo copy) and
-the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
+"""Shared fixtures for the redaction and log-condensing tests: the shared failure logs with their labels (repo
+copy) and the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
 and reach the tests as fixtures and parameters."""
 
 import importlib.util
@@ -10,13 +10,13 @@ from types import ModuleType
 import pytest
 
 HERE = Path(__file__).resolve().parent
-SHARED_LOGS = HERE.parents[1] / "fixtures" / "shared_logs"
+SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
 STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
 
 
 def _load_sibling(name: str) -> ModuleType:
     """Import a module that sits next to this conftest by its path."""
-    spec = importlib.util.spec_from_file_location(f"summaries_tests_{name}", HERE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"core_tests_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -39,6 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "secret_entry" in metafunc.fixturenames:
         metafunc.parametrize("secret_entry", secret_corpus.SECRET_LINES,
                              ids=[f"secret{index}" for index in range(len(secret_corpus.SECRET_LINES))])
+    if "passed_through_entry" in metafunc.fixturenames:
+        metafunc.parametrize("passed_through_entry", secret_corpus.PASSED_THROUGH,
+                             ids=[f"shape{index}" for index in range(len(secret_corpus.PASSED_THROUGH))])
     if "ordinary_line" in metafunc.fixturenames:
         metafunc.parametrize("ordinary_line", secret_corpus.ORDINARY_LINES)
     if "shared_log" in metafunc.fixturenames:
@@ -56,6 +59,12 @@ def shared_logs() -> list[dict]:
 def secret_lines() -> list[tuple[str, list[str]]]:
     """The whole secret corpus: (log text, secrets that must not survive)."""
     return secret_corpus.SECRET_LINES
+
+
+@pytest.fixture(scope="session")
+def passed_through() -> list[tuple[str, list[str]]]:
+    """The corpus entries of the shapes that once reached the LLM, the database and the failure email."""
+    return secret_corpus.PASSED_THROUGH
 
 
 def kept_root_causes(label: dict, shown_lines: list[tuple[int, str]]) -> int:
