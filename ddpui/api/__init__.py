@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import Throttled
 
-from ddpui.api import dalgo_api, summary_api, webhook_api
+from ddpui.api import dalgo_api, orgpreferences_api, summary_api, webhook_api
 from ddpui.api.auth import OrgUserBearer
 
 api = NinjaAPI(title="Dalgo failure summaries", version="1", auth=OrgUserBearer(), urls_namespace="ddpui-api")
@@ -15,6 +15,7 @@ api.add_router("/api/v1/", summary_api.router)
 api.add_router("/api/prefect/v1/", dalgo_api.prefect_router)
 api.add_router("/api/airbyte/v1/", dalgo_api.airbyte_router)
 api.add_router("/api/tasks/", dalgo_api.tasks_router)
+api.add_router("/api/orgpreferences/", orgpreferences_api.router)
 
 
 @api.exception_handler(Throttled)

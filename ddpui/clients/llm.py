@@ -79,14 +79,18 @@ def retry_after_seconds(exc: openai.APIStatusError) -> float | None:
         return None
 
 
-def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
-    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure."""
+def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any], end_user: str = "") -> LlmAnswer:
+    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure. `end_user` is
+    OpenAI's `user` field (the org's slug: an id for the provider's abuse monitoring, and how a test stand-in
+    tells whose request it was)."""
     client = make_client()
     configured = settings.LLM_RESPONSE_FORMAT
     modes = RESPONSE_FORMAT_ORDER[RESPONSE_FORMAT_ORDER.index(configured) if configured in RESPONSE_FORMAT_ORDER else 0 :]
     began = time.monotonic()
     for mode in modes:
         kwargs: dict[str, Any] = {"model": settings.LLM_MODEL, "messages": messages, "temperature": 0}
+        if end_user:
+            kwargs["user"] = end_user
         response_format = response_format_param(mode, schema)
         if response_format:
             kwargs["response_format"] = response_format

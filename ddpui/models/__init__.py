@@ -2,37 +2,47 @@
 
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow
-from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
+from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
+from ddpui.models.notices import BudgetNotice, Channel, DeliveryStatus, FailureDelivery, SummaryFeedback
 from ddpui.models.org import (
     MANAGER_ROLES,
     ApiToken,
     DataflowType,
     Org,
     OrgDataFlow,
+    OrgPreferences,
     OrgTask,
     OrgUser,
     OrgUserRole,
     TaskLock,
 )
+from ddpui.models.work import RetriedWork, RetriedWorkQuerySet
 
 __all__ = [
     "AirbyteJob",
     "ApiToken",
     "AuthFailureWindow",
     "DataflowType",
-    "FailureEmail",
+    "BudgetNotice",
+    "Channel",
+    "DeliveryStatus",
+    "FailureDelivery",
     "LlmSession",
     "MANAGER_ROLES",
     "Notification",
     "NotificationStatus",
     "Org",
     "OrgDataFlow",
+    "OrgPreferences",
     "OrgTask",
     "OrgUser",
     "OrgUserRole",
     "PrefectFlowRun",
+    "RetriedWork",
+    "RetriedWorkQuerySet",
     "SESSION_STATUS_BY_STATUS",
+    "SummaryFeedback",
     "SummaryStatus",
     "TaskLock",
 ]

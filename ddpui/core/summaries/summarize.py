@@ -2,7 +2,9 @@
 
 With an LLM configured it makes one chat-completions call and validates the JSON answer; if the model is down
 or answers nonsense it returns the offline summary with `llm_error` set (the caller stores it and retries the
-model later). Without an LLM it returns the offline summary.
+model later). Without an LLM, or for an org whose logs must not go to one (not opted in, over its monthly
+budget), it returns the offline summary with `offline_reason` set: the gate is here, right before the call, so
+every path (automatic, on demand, regenerate, retries) passes it.
 """
 
 from dataclasses import dataclass, field
@@ -11,11 +13,13 @@ from typing import Any
 from django.conf import settings
 
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
+from ddpui.core.org_preferences import llm_refusal
 from ddpui.core.summaries.categorize import categorize
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.fingerprint import strip_log_prefix
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
+from ddpui.models import Org
 
 OFFLINE_PROMPT_VERSION = "offline-v1"
 MAX_EVIDENCE_LINES = 5
@@ -43,6 +47,7 @@ class SummaryResult:
     llm_error: str | None = None
     llm_error_transient: bool = False
     retry_after: float | None = None
+    offline_reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,16 +95,22 @@ def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: s
     )
 
 
+NO_LLM_CONFIGURED = "no LLM is configured"
+
+
 def summarize_logs(
-    *, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
+    *, org: Org | None, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
 ) -> SummaryResult:
     """Turn a condensed, redacted excerpt into a validated structured summary (one LLM call at most)."""
-    if not llm_configured():
-        return offline_summary(excerpt, failed_step, state_name)
+    refusal = llm_refusal(org) if llm_configured() else NO_LLM_CONFIGURED
+    if refusal:
+        offline = offline_summary(excerpt, failed_step, state_name)
+        offline.offline_reason = refusal
+        return offline
     messages = build_messages(excerpt, failed_step, run_name=run_name, state_name=state_name)
     prompt = messages[-1]["content"]
     try:
-        answer = chat_json(messages, schema=SUMMARY_SCHEMA)
+        answer = chat_json(messages, schema=SUMMARY_SCHEMA, end_user=org.slug)
         parsed = parse_summary(answer.content)
     except (LlmError, SummaryFormatError) as exc:
         fallback = offline_summary(excerpt, failed_step, state_name)

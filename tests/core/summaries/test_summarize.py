@@ -16,16 +16,16 @@ def excerpt():
     return condense(LOG)
 
 
-def test_without_a_key_the_offline_summarizer_answers_honestly(excerpt):
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP, state_name="Failed")
+def test_without_a_key_the_offline_summarizer_answers_honestly(org, excerpt):
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP, state_name="Failed")
     assert result.provider == "offline" and result.llm_error is None
     assert result.category in ("schema", "sql_error") and result.fix_steps
     assert any('column "id" does not exist' in item["text"] for item in result.evidence)
     assert "dbt-run" in result.title
 
 
-def test_one_call_asking_for_json_schema_for_a_non_engineer(excerpt, llm_api):
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP, run_name="crimson-owl", state_name="Failed")
+def test_one_call_asking_for_json_schema_for_a_non_engineer(org, excerpt, llm_api):
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP, run_name="crimson-owl", state_name="Failed")
     assert llm_api.request_count == 1
     body = llm_api.chat_bodies()[0]
     assert body["response_format"]["type"] == "json_schema"
@@ -35,15 +35,15 @@ def test_one_call_asking_for_json_schema_for_a_non_engineer(excerpt, llm_api):
     assert all(item["line"] in dict(excerpt.lines) for item in result.evidence), "evidence is grounded in our excerpt"
 
 
-def test_a_server_without_json_schema_is_asked_again_plainer(excerpt, llm_api):
+def test_a_server_without_json_schema_is_asked_again_plainer(org, excerpt, llm_api):
     llm_api.reject_json_schema = True
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.provider == "openai"
     assert [b.get("response_format", {}).get("type") for b in llm_api.chat_bodies()] == ["json_schema", "json_object"]
 
 
 @pytest.mark.parametrize("fault", ["500", "429", "timeout", "garbage"])
-def test_model_faults_fall_back_to_the_offline_summary_with_the_reason(excerpt, llm_api, settings, fault):
+def test_model_faults_fall_back_to_the_offline_summary_with_the_reason(org, excerpt, llm_api, settings, fault):
     settings.LLM_TIMEOUT_SECONDS = 0.5
     if fault == "500":
         llm_api.fail_next(500)
@@ -53,7 +53,7 @@ def test_model_faults_fall_back_to_the_offline_summary_with_the_reason(excerpt, 
         llm_api.delay_next(2)
     else:
         llm_api.add_content("I cannot answer in JSON, sorry")
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.provider == "offline" and result.llm_error and result.llm_error_transient
     if fault == "429":
         assert result.retry_after == 7
