@@ -3,11 +3,12 @@
 import uuid
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 from model_bakery import baker
 
 from ddpui.core.tokens import revoke_token
-from ddpui.models import LlmSession, OrgDataFlow, OrgTask, PrefectFlowRun, SummaryStatus
+from ddpui.models import LlmSession, OrgDataFlow, OrgTask, PrefectFlowRun, SummaryFeedback, SummaryStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +119,47 @@ def test_dalgo_connection_logsummary_queues_the_job_attempt(client, token, org):
     session = LlmSession.objects.get(public_id=body["task_id"])
     assert (session.airbyte_job_id, session.attempt_number, session.flow_run_id) == (77, 1, "")
     assert OrmQ.objects.count() == 1
+
+
+def post(client, url, token, body):
+    """POST JSON with a bearer token."""
+    return client.post(url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def test_feedback_is_one_per_user_and_summary_and_editable(client, token, ready_session):
+    url = f"/api/v1/summaries/{ready_session.public_id}/feedback"
+    first = post(client, url, token, {"helpful": False, "comment": "the password=hunter2hunter2 was in it"})
+    assert first.status_code == 200 and first.json()["helpful"] is False
+    assert "hunter2hunter2" not in first.json()["comment"], "comments are redacted"
+    second = post(client, url, token, {"helpful": True, "comment": "better now"})
+    assert second.json() | {"updated_at": None} == {
+        "summary_id": str(ready_session.public_id), "helpful": True, "comment": "better now", "updated_at": None,
+        "helpful_count": 1, "not_helpful_count": 0}
+    assert SummaryFeedback.objects.filter(session=ready_session).count() == 1
+
+
+def test_feedback_on_another_orgs_summary_or_a_bad_body_changes_nothing(client, other_org_token, token, ready_session):
+    url = f"/api/v1/summaries/{ready_session.public_id}/feedback"
+    assert post(client, url, other_org_token, {"helpful": True}).status_code == 404
+    assert post(client, "/api/v1/summaries/not-a-uuid/feedback", token, {"helpful": True}).status_code == 404
+    assert 400 <= post(client, url, token, {"helpful": "perhaps"}).status_code < 500
+    assert 400 <= post(client, url, token, {"helpful": True, "comment": "x" * 5000}).status_code < 500
+    assert not SummaryFeedback.objects.exists()
+
+
+def test_usage_is_tokens_in_and_out_by_model_for_the_month(client, token, org, settings):
+    settings.LLM_MONTHLY_TOKEN_BUDGET_PER_ORG = 1000
+    for model, tokens_in, tokens_out in (("gpt-4o-mini", 300, 50), ("gpt-4o-mini", 200, 40), ("gpt-4o", 100, 10)):
+        baker.make(LlmSession, org=org, flow_run_id=str(uuid.uuid4()), step_key="s", status=SummaryStatus.READY,
+                   provider="openai", model=model, tokens_in=tokens_in, tokens_out=tokens_out)
+    baker.make(LlmSession, org=org, flow_run_id="offline", step_key="s", provider="offline", model="rules",
+               tokens_in=999, tokens_out=0)
+    month = timezone.now().strftime("%Y-%m")
+    body = get(client, f"/api/v1/usage?month={month}", token).json()
+    assert body["models"] == [
+        {"model": "gpt-4o", "summaries": 1, "tokens_in": 100, "tokens_out": 10},
+        {"model": "gpt-4o-mini", "summaries": 2, "tokens_in": 500, "tokens_out": 90},
+    ]
+    assert (body["tokens_in"], body["tokens_out"], body["budget"], body["over_budget"]) == (600, 100, 1000, False)
+    assert get(client, "/api/v1/usage?month=2020-01", token).json()["models"] == []
+    assert get(client, "/api/v1/usage?month=2024-13", token).status_code == 400

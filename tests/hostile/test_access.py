@@ -99,6 +99,8 @@ def parameter_values(owned: dict) -> dict[tuple[str, str], str]:
         ("query", "status"): "ready",
         ("query", "since"): "2000-01-01T00:00:00Z",
         ("query", "limit"): "50",
+        ("path", "summary_id"): str(owned["flow_session"].public_id),
+        ("query", "month"): timezone.now().strftime("%Y-%m"),
     }
 
 
