@@ -21,7 +21,7 @@ from harness.processes import ProcessStack, wait_until  # noqa: E402
 
 from django_q.models import Task  # noqa: E402
 
-from ddpui.core.queue import enqueue  # noqa: E402
+from ddpui.core.queueing.enqueue import enqueue  # noqa: E402
 
 
 def pickup_ms(task_id: str) -> float | None:

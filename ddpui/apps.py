@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate, post_save
 from django.utils.module_loading import import_string
 
-ENSURE_SCHEDULES = "ddpui.core.schedules.ensure_schedules"
+ENSURE_SCHEDULES = "ddpui.core.queueing.schedules.ensure_schedules"
 CREATE_PREFERENCES = "ddpui.core.org_preferences.create_preferences"
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.redaction import redact_text
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -5,9 +5,13 @@ console email backend, and the offline summarizer when no OPENAI_API_KEY is set.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from corsheaders.defaults import default_headers
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,23 +42,35 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL: CORS compares origins, and Dalgo's FRONTEND_URL may carry a path or a
+    trailing slash (django-cors-headers refuses those at startup)."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        raise ImproperlyConfigured(f"not an origin URL: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 # Changing SECRET_KEY silently drops queued Django-Q2 tasks (they are signed with it): set it once per deployment.
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "ddpui-insecure-development-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ddpui.admin_apps.ThrottledAdminConfig",  # django.contrib.admin, logins throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "django_q",
     "ddpui",
 ]
 
 MIDDLEWARE = [
+    # First, so that preflight OPTIONS requests are answered before anything else looks at them.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,13 +124,37 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 # ---- Failed authentication (bearer tokens and the webhook key) ------------------------------------------------
-# A client (IP) that fails this many times within the window gets 429 with Retry-After until the window ends.
+# A client (IP; for admin logins IP and username) that fails this many times within the window gets 429 with
+# Retry-After, instead of 401, for its further failures until the window ends. Right credentials always pass.
 # Counted in the database, so the limit holds across gunicorn workers and hosts.
 AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 20)
 AUTH_FAILURE_WINDOW_SECONDS = env_int("AUTH_FAILURE_WINDOW_SECONDS", 60)
 # Behind a reverse proxy every request comes from the proxy's address: then trust the last X-Forwarded-For
 # entry (the one our proxy appended). Leave off when clients reach gunicorn directly (they could forge it).
 AUTH_TRUST_X_FORWARDED_FOR = env_bool("AUTH_TRUST_X_FORWARDED_FOR", False)
+
+# ---- Dalgo's authentication: simplejwt JWTs, in cookies (webapp_v2) or bearer headers (webapp) -----------------
+# The same secret as Dalgo's backend, so its tokens are accepted as they are (SIMPLE_JWT is simplejwt's setting).
+JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", SECRET_KEY)
+JWT_ACCESS_TOKEN_EXPIRY_MINUTES = env_int("JWT_ACCESS_TOKEN_EXPIRY_MINUTES", 30)
+JWT_REFRESH_TOKEN_EXPIRY_DAYS = env_int("JWT_REFRESH_TOKEN_EXPIRY_DAYS", 7)
+SIMPLE_JWT = {
+    "SIGNING_KEY": JWT_SECRET_KEY,
+    "ALGORITHM": "HS256",
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_TOKEN_EXPIRY_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_TOKEN_EXPIRY_DAYS),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+# Flags of the access_token / refresh_token cookies set by /api/v2/login/. Secure is off by default for local
+# http development: set COOKIE_SECURE=true in production (and COOKIE_SAMESITE=None if the frontend is on
+# another site than the API, which browsers only allow with Secure).
+COOKIE_HTTPONLY = env_bool("COOKIE_HTTPONLY", True)
+COOKIE_SECURE = env_bool("COOKIE_SECURE", False)
+COOKIE_SAMESITE = env_str("COOKIE_SAMESITE", "Lax").capitalize()
+if COOKIE_SAMESITE not in ("Lax", "Strict", "None"):
+    raise ImproperlyConfigured("COOKIE_SAMESITE must be Lax, Strict or None")
 
 # ---- Prefect -----------------------------------------------------------------------------------------------
 PREFECT_API_URL = env_str("PREFECT_API_URL", "http://127.0.0.1:4200/api")
@@ -180,6 +220,17 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dalgo-notifications@localhost")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
+# Dalgo's second frontend (webapp_v2); Dalgo's deployments set both.
+FRONTEND_URL_V2 = env_str("FRONTEND_URL_V2")
+
+# ---- CORS (django-cors-headers): Dalgo's frontends call this API from their own origins, with credentials ----
+# Allowed: CORS_ALLOWED_ORIGINS (comma list) plus FRONTEND_URL and FRONTEND_URL_V2, reduced to their origins.
+CORS_ALLOWED_ORIGINS = list(
+    dict.fromkeys(origin_of(url) for url in [*env_list("CORS_ALLOWED_ORIGINS"), FRONTEND_URL, FRONTEND_URL_V2] if url)
+)
+# The v2 frontend sends the access_token cookie (fetch credentials: 'include') and picks the org in x-dalgo-org.
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = (*default_headers, "x-dalgo-org")
 
 # ---- Django-Q2 (ORM broker on the default database) ----------------------------------------------------------
 # The lease (`retry`) starts when the cluster PREFETCHES a task. With queue_limit == workers and

@@ -31,7 +31,9 @@ import django  # noqa: E402
 django.setup()
 
 from ddpui.api.schemas import summary_out  # noqa: E402
-from ddpui.core.orgs import create_org_with_manager  # noqa: E402
+from ddpui.core.auth.orgs import (
+    create_org_with_admin,  # noqa: E402
+    )
 from ddpui.management.commands.summarize_flow_run import render_summary  # noqa: E402
 from harness.prefect_venv import PrefectVenvUnavailable  # noqa: E402
 from harness.processes import HarnessError  # noqa: E402
@@ -83,7 +85,7 @@ def print_result(run: ScenarioRun) -> None:
 
 def run_demo(stack: DalgoStack, progress: Progress) -> None:
     """Create the org, run both failing pipelines at once, print each summary as it is stored."""
-    org, orguser, token = create_org_with_manager(**DEMO_ORG)
+    org, orguser, token = create_org_with_admin(**DEMO_ORG)
     print(f"org {org.slug}: manager {orguser.user.email}, API token {token[:6]}... (shown once, stored hashed)")
     runs = [
         start_scenario(stack, org, dbt_failure_after_sync(stack.airbyte)),

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from model_bakery import baker
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgDataFlow, OrgPreferences, OrgTask, OrgUser, OrgUserRole
 from standins.airbyte_api import AirbyteStandin, failure
 from standins.discord_api import DiscordStandin
@@ -55,7 +55,7 @@ def org_not_opted_in(db) -> Org:
 def manager(org) -> OrgUser:
     """A manager of `org` with an email address."""
     user = get_user_model().objects.create(username="manager@ngo.test", email="manager@ngo.test")
-    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ACCOUNT_MANAGER)
+    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.SUPER_ADMIN)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The HTTP API: the Prefect webhook, the summary read API and Dalgo's compatible endpoints."""
+"""The HTTP API: the Prefect webhook, the summary read API, Dalgo's login and its compatible endpoints."""
 
 import math
 
@@ -6,15 +6,19 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import Throttled
 
-from ddpui.api import dalgo_api, orgpreferences_api, summary_api, webhook_api
-from ddpui.api.auth import OrgUserBearer
+from ddpui.api import dalgo_api, orgpreferences_api, summary_api, user_api, webhook_api
+from ddpui.api.auth import DalgoAuth, TokenExpired
 
-api = NinjaAPI(title="Dalgo failure summaries", version="1", auth=OrgUserBearer(), urls_namespace="ddpui-api")
+# Dalgo's code for an expired access-token cookie: its webapp_v2 refreshes the cookie and retries on it.
+TOKEN_EXPIRED_STATUS = 498
+
+api = NinjaAPI(title="Dalgo failure summaries", version="1", auth=DalgoAuth(), urls_namespace="ddpui-api")
 api.add_router("/webhooks/v1/", webhook_api.router)
 api.add_router("/api/v1/", summary_api.router)
 api.add_router("/api/prefect/v1/", dalgo_api.prefect_router)
 api.add_router("/api/airbyte/v1/", dalgo_api.airbyte_router)
 api.add_router("/api/tasks/", dalgo_api.tasks_router)
+api.add_router("/api/", user_api.router)
 api.add_router("/api/orgpreferences/", orgpreferences_api.router)
 
 
@@ -25,3 +29,9 @@ def too_many_failures(request: HttpRequest, exc: Throttled) -> HttpResponse:
     if exc.wait is not None:
         response["Retry-After"] = str(math.ceil(exc.wait))
     return response
+
+
+@api.exception_handler(TokenExpired)
+def token_expired(request: HttpRequest, exc: TokenExpired) -> HttpResponse:
+    """498 {"detail": "Token expired"}, as Dalgo's backend answers an expired cookie token."""
+    return api.create_response(request, {"detail": "Token expired"}, status=TOKEN_EXPIRED_STATUS)

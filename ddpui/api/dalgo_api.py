@@ -5,6 +5,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut
 from ddpui.clients.prefect import FlowRunNotFound, PrefectError
 from ddpui.core.summaries.on_demand import (
@@ -61,6 +62,7 @@ def progress_of(session: LlmSession) -> list[dict]:
     response={200: TaskIdOut, 404: ErrorOut, 502: ErrorOut},
     summary="Summarize a flow run's failure, or one of its tasks",
 )
+@has_permission(["can_view_pipeline"])
 def flow_run_logsummary(request: HttpRequest, flow_run_id: UUID, task_id: str | None = None, regenerate: int = 0):
     """A stored summary answers at once; otherwise the summary is queued. Poll /api/tasks/stp/{task_id}."""
     try:
@@ -83,6 +85,7 @@ def flow_run_logsummary(request: HttpRequest, flow_run_id: UUID, task_id: str | 
     response={200: TaskIdOut, 404: ErrorOut},
     summary="Summarize an Airbyte job attempt of a connection",
 )
+@has_permission(["can_view_pipeline"])
 def connection_logsummary(
     request: HttpRequest, connection_id: str, job_id: int, attempt_number: int | None = None, regenerate: int = 0
 ):
@@ -102,6 +105,7 @@ def connection_logsummary(
 
 
 @tasks_router.get("/stp/{task_id}", response={200: ProgressOut, 404: ErrorOut}, summary="Progress of a summary")
+@has_permission(["can_view_task_progress"])
 def task_progress(request: HttpRequest, task_id: UUID):
     """Dalgo's poll: a stored summary comes back on the first poll."""
     session = org_sessions(request.orguser.org).filter(public_id=task_id).first()

@@ -7,9 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
+from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut
 from ddpui.core.org_preferences import InvalidWebhook, masked_webhook, preferences_of, set_discord, set_llm_optin
-from ddpui.core.permissions import CAN_EDIT_LLM_SETTINGS, CAN_EDIT_ORG_NOTIFICATION_SETTINGS, has_permission
 from ddpui.models import OrgPreferences
 
 router = Router(tags=["orgpreferences"])
@@ -62,23 +62,18 @@ def preferences_out(preferences: OrgPreferences) -> dict[str, Any]:
     }
 
 
-def forbidden(slug: str) -> Status:
-    """403 naming the permission the caller lacks."""
-    return Status(403, {"detail": f"you do not have the permission {slug}"})
-
-
 @router.get("/", response=PreferencesOut, summary="The org's preferences")
+@has_permission(["can_view_pipeline"])
 def get_preferences(request: HttpRequest):
     """Any member of the org may read them."""
     return preferences_out(preferences_of(request.orguser.org))
 
 
 @router.put("/llm_approval", response={200: PreferencesOut, 403: ErrorOut}, summary="Opt the org in or out of the LLM")
+@has_permission(["can_edit_llm_settings"])
 def put_llm_approval(request: HttpRequest, payload: LlmApprovalIn):
     """Opting in (an org admin's approval) upgrades recent offline summaries; opting out holds from the next
     request on."""
-    if not has_permission(request.orguser, CAN_EDIT_LLM_SETTINGS):
-        return forbidden(CAN_EDIT_LLM_SETTINGS)
     preferences = set_llm_optin(org=request.orguser.org, orguser=request.orguser, optin=payload.llm_optin)
     return Status(200, preferences_out(preferences))
 
@@ -88,10 +83,9 @@ def put_llm_approval(request: HttpRequest, payload: LlmApprovalIn):
     response={200: PreferencesOut, 400: ErrorOut, 403: ErrorOut},
     summary="Tell the org's failures on a Discord webhook too",
 )
+@has_permission(["can_edit_org_notification_settings"])
 def put_discord(request: HttpRequest, payload: DiscordIn):
     """The webhook URL must start with an allowed prefix (DISCORD_WEBHOOK_ALLOWED_PREFIXES): no internal address."""
-    if not has_permission(request.orguser, CAN_EDIT_ORG_NOTIFICATION_SETTINGS):
-        return forbidden(CAN_EDIT_ORG_NOTIFICATION_SETTINGS)
     try:
         preferences = set_discord(
             org=request.orguser.org, enabled=payload.enable_discord_notifications, webhook=payload.discord_webhook

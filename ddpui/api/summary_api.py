@@ -7,6 +7,7 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
 from ddpui.core.feedback import MAX_COMMENT, feedback_counts, give_feedback
 from ddpui.core.flow_runs import FAILURE_STATE_NAMES
@@ -31,6 +32,7 @@ class SummaryFilters(Schema):
     response={200: SummaryOut | PendingOut, 404: ErrorOut},
     summary="The stored failure summary of a flow run",
 )
+@has_permission(["can_view_pipeline"])
 def flow_run_summary(request: HttpRequest, flow_run_id: str):
     """The stored summary of the run's failed step, or `pending` while it is made; 404 outside the org."""
     org = request.orguser.org
@@ -44,6 +46,7 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
 
 
 @router.get("/summaries", response=list[SummaryOut], summary="The org's recent failure summaries, newest first")
+@has_permission(["can_view_pipeline"])
 def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
     """Recent summaries of the caller's org, filtered by status and time."""
     sessions = org_sessions(request.orguser.org).select_related("reused_from").defer(*READ_API_SKIPS)
@@ -78,6 +81,7 @@ class FeedbackOut(Schema):
     response={200: FeedbackOut, 404: ErrorOut},
     summary="Say whether a summary helped (one per user, editable)",
 )
+@has_permission(["can_view_pipeline"])
 def post_feedback(request: HttpRequest, summary_id: str, payload: FeedbackIn):
     """Store the caller's feedback on a summary of the caller's org; 404 for any other summary."""
     try:
@@ -118,6 +122,7 @@ class UsageOut(Schema):
 
 
 @router.get("/usage", response={200: UsageOut, 400: ErrorOut}, summary="The org's LLM tokens in a month, by model")
+@has_permission(["can_view_pipeline"])
 def usage(request: HttpRequest, month: str | None = None) -> Any:
     """Tokens in and out by model for `month` (YYYY-MM, UTC; this month when absent) of the caller's org."""
     try:

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.redaction import redact_text
 from ddpui.models import LlmSession, OrgUser, SummaryFeedback
 
 MAX_COMMENT = 2000

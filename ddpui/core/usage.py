@@ -15,7 +15,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ddpui.models import BudgetNotice, LlmSession, Org, OrgUser, OrgUserRole
+from ddpui.core.auth.orgs import manager_emails
+from ddpui.models import BudgetNotice, LlmSession, Org
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +101,10 @@ def over_budget(org: Org) -> bool:
     return True
 
 
-def admin_emails(org: Org) -> list[str]:
-    """The org's account managers (Dalgo's org admins) with an email address."""
-    emails = OrgUser.objects.filter(org=org, role=OrgUserRole.ACCOUNT_MANAGER).values_list("user__email", flat=True)
-    return sorted({email for email in emails if email})
-
-
 def tell_admins_once(org: Org, used: int) -> bool:
     """Email the org's admins that summaries are offline until the month ends; once per org and month."""
     _, end, label = month_bounds()
-    recipients = admin_emails(org)
+    recipients = manager_emails(org)
     if not recipients:
         return False
     try:

@@ -1,7 +1,7 @@
 """All ddpui models, importable from ddpui.models."""
 
 from ddpui.models.airbyte import AirbyteJob
-from ddpui.models.auth import AuthFailureWindow
+from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
 from ddpui.models.notices import BudgetNotice, Channel, DeliveryStatus, FailureDelivery, SummaryFeedback
@@ -41,6 +41,7 @@ __all__ = [
     "PrefectFlowRun",
     "RetriedWork",
     "RetriedWorkQuerySet",
+    "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
     "SummaryFeedback",
     "SummaryStatus",

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.jwt_tokens import issue_pair
 from ddpui.models import OrgPreferences, OrgUser, OrgUserRole
 
 pytestmark = pytest.mark.django_db
@@ -14,9 +14,16 @@ WEBHOOK = "https://discord.com/api/webhooks/123456/AbCdEfSecretToken"
 
 @pytest.fixture
 def analyst_token(org) -> str:
-    """A token of an analyst of the org (no permission to change preferences)."""
+    """A Dalgo access token of an analyst of the org (no permission to change preferences)."""
     user = get_user_model().objects.create(username="analyst@ngo.test", email="analyst@ngo.test")
-    return issue_token(OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ANALYST))
+    OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ANALYST)
+    return issue_pair(user)[0]
+
+
+@pytest.fixture
+def admin_token(manager) -> str:
+    """A Dalgo access token of the org's super-admin."""
+    return issue_pair(manager.user)[0]
 
 
 def call(method: str, path: str, token: str, body: dict | None = None):
@@ -35,36 +42,38 @@ def test_any_member_reads_the_preferences_in_dalgos_shape(org, analyst_token):
     assert answer.json()["res"]["llm_optin"] is True and answer.json()["res"]["enable_discord_notifications"] is False
 
 
-def test_llm_approval_needs_can_edit_llm_settings(org, analyst_token, token, manager):
+def test_llm_approval_needs_can_edit_llm_settings(org, analyst_token, admin_token, token):
     refused = call("put", "/api/orgpreferences/llm_approval", analyst_token, {"llm_optin": False})
     assert refused.status_code == 403 and "can_edit_llm_settings" in refused.json()["detail"]
     assert OrgPreferences.objects.get(org=org).llm_optin is True, "nothing changed"
-    answer = call("put", "/api/orgpreferences/llm_approval", token, {"llm_optin": False})
+    assert call("put", "/api/orgpreferences/llm_approval", token, {"llm_optin": False}).status_code == 403, (
+        "a machine (ddp_) token only reads")
+    answer = call("put", "/api/orgpreferences/llm_approval", admin_token, {"llm_optin": False})
     assert answer.status_code == 200 and answer.json()["res"]["llm_optin"] is False
-    answer = call("put", "/api/orgpreferences/llm_approval", token, {"llm_optin": True})
+    answer = call("put", "/api/orgpreferences/llm_approval", admin_token, {"llm_optin": True})
     assert answer.json()["res"]["llm_optin_approved_by"] == "manager@ngo.test"
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "https://discord.com.evil.test/api/webhooks/1/x",
                                  "http://discord.com/api/webhooks/1/x", "", "https://discord.com/api/webhooks/1/a b"])
-def test_a_webhook_outside_the_allowed_prefixes_is_a_400_and_changes_nothing(org, token, url):
-    answer = call("put", "/api/orgpreferences/enable-discord-notifications", token,
+def test_a_webhook_outside_the_allowed_prefixes_is_a_400_and_changes_nothing(org, admin_token, url):
+    answer = call("put", "/api/orgpreferences/enable-discord-notifications", admin_token,
                   {"enable_discord_notifications": True, "discord_webhook": url})
     assert answer.status_code == 400 and "discord_webhook" in answer.json()["detail"]
     prefs = OrgPreferences.objects.get(org=org)
     assert (prefs.enable_discord_notifications, prefs.discord_webhook) == (False, None)
 
 
-def test_discord_needs_the_notification_permission_and_the_token_is_never_shown(org, token, analyst_token):
+def test_discord_needs_the_notification_permission_and_the_token_is_never_shown(org, admin_token, analyst_token):
     body = {"enable_discord_notifications": True, "discord_webhook": WEBHOOK}
     assert call("put", "/api/orgpreferences/enable-discord-notifications", analyst_token, body).status_code == 403
-    answer = call("put", "/api/orgpreferences/enable-discord-notifications", token, body)
+    answer = call("put", "/api/orgpreferences/enable-discord-notifications", admin_token, body)
     assert answer.status_code == 200 and answer.json()["res"]["enable_discord_notifications"] is True
     assert "SecretToken" not in answer.content.decode()
-    assert "SecretToken" not in call("get", "/api/orgpreferences/", token).content.decode()
+    assert "SecretToken" not in call("get", "/api/orgpreferences/", admin_token).content.decode()
     assert OrgPreferences.objects.get(org=org).discord_webhook == WEBHOOK
 
 
-def test_a_malformed_body_is_a_4xx(org, token):
-    answer = call("put", "/api/orgpreferences/llm_approval", token, {"llm_optin": "maybe"})
+def test_a_malformed_body_is_a_4xx(org, admin_token):
+    answer = call("put", "/api/orgpreferences/llm_approval", admin_token, {"llm_optin": "maybe"})
     assert 400 <= answer.status_code < 500

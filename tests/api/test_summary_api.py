@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 from model_bakery import baker
 
-from ddpui.core.tokens import revoke_token
+from ddpui.core.auth.api_tokens import revoke_token
 from ddpui.models import LlmSession, OrgDataFlow, OrgTask, PrefectFlowRun, SummaryFeedback, SummaryStatus
 
 pytestmark = pytest.mark.django_db

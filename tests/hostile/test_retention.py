@@ -14,8 +14,8 @@ from django_q.scheduler import scheduler
 from django_q.tasks import async_task
 from model_bakery import baker
 
-from ddpui.core.retention import prune_old_records
-from ddpui.core.schedules import ensure_schedules, schedule_specs
+from ddpui.core.operations.retention import prune_old_records
+from ddpui.core.queueing.schedules import ensure_schedules, schedule_specs
 from ddpui.models import AuthFailureWindow, LlmSession, Notification, NotificationStatus
 
 pytestmark = pytest.mark.django_db

@@ -18,20 +18,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ddpui.clients.discord import DiscordError, post_message
+from ddpui.core.auth.orgs import manager_emails
 from ddpui.core.flow_runs import FlowRunInfo
-from ddpui.core.leases import backoff, claim
 from ddpui.core.notify.text import discord_content, email_body, failure_message, plain
 from ddpui.core.org_preferences import preferences_of
-from ddpui.core.queue import enqueue, schedule_once
+from ddpui.core.queueing.enqueue import enqueue, schedule_once
+from ddpui.core.queueing.leases import backoff, claim
 from ddpui.models import (
-    MANAGER_ROLES,
     Channel,
     DeliveryStatus,
     FailureDelivery,
     LlmSession,
     Org,
     OrgDataFlow,
-    OrgUser,
     SummaryStatus,
 )
 
@@ -43,12 +42,6 @@ SWEEP_TASK = "tasks.notify.send_due_deliveries"
 DELIVERY_LEASE_SECONDS = 120
 OPEN = (DeliveryStatus.WAITING, DeliveryStatus.RETRYING)
 BATCH = 100
-
-
-def manager_emails(org: Org) -> list[str]:
-    """Email addresses of the org's managers."""
-    emails = OrgUser.objects.filter(org=org, role__in=MANAGER_ROLES).values_list("user__email", flat=True)
-    return sorted({email for email in emails if email})
 
 
 def channels_of(org: Org) -> list[str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.redaction import redact_text
 from ddpui.models import FailureDelivery, LlmSession, SummaryStatus
 
 MAX_EVIDENCE_LINES = 3

@@ -24,7 +24,6 @@ from ddpui.core.summaries.condense import LogLine
 from ddpui.core.summaries.locate import FailedStep
 from ddpui.models import AirbyteJob
 
-
 FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
 # A step that ended this long before its quiet time (an on-demand summary of an old run): one read is enough.
 LONG_SETTLED = timedelta(minutes=1)

@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import StateType, TaskRun
 
 from ddpui.clients import prefect
 from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, FlowRunInfo, flow_run_info_from_prefect
-from ddpui.core.summaries.redact import redact_value
+from ddpui.core.redaction import redact_value
 
 FAILED_TASK_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 # A runaway chain of subflows is a bug somewhere else; stop well before it costs anything.

@@ -10,7 +10,6 @@ from ddpui.core.summaries.queue import enqueue_session_summary
 from ddpui.core.summaries.store import session_for_step
 from ddpui.models import LlmSession, Org, OrgDataFlow, OrgTask, OrgUser, PrefectFlowRun, SummaryStatus
 
-
 # Large columns the read API does not serve: not fetched on the hot path (loaded if ever touched).
 READ_API_SKIPS = ("excerpt", "response", "assistant_prompt", "user_prompts", "timings")
 

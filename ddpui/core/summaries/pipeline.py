@@ -19,8 +19,8 @@ from ddpui.clients import prefect
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
-from ddpui.core.leases import release
 from ddpui.core.notify.deliveries import summary_stored
+from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
 from ddpui.core.summaries.evidence import Evidence, gather_evidence
 from ddpui.core.summaries.fingerprint import fingerprint

@@ -3,8 +3,8 @@
 import json
 from typing import Any
 
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.redact import redact_text
 from ddpui.core.summaries.schema import CATEGORIES, SUMMARY_SCHEMA
 
 PROMPT_VERSION = "v1"

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.leases import backoff, claim
+from ddpui.core.queueing.leases import backoff, claim
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.redact import redact_text
 from ddpui.core.summaries.summarize import SummaryResult
 from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
 

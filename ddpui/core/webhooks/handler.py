@@ -22,8 +22,8 @@ from ddpui.core.flow_runs import (
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.leases import backoff, claim, release
 from ddpui.core.notify.deliveries import plan_failure_notices
+from ddpui.core.queueing.leases import backoff, claim, release
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.flow_run_record import record_flow_run_state
 from ddpui.models import Notification, NotificationStatus

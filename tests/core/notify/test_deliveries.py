@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
-from ddpui.core.leases import claim
 from ddpui.core.notify.deliveries import DELIVER_TASK, DELIVERY_LEASE_SECONDS, deliver, send_due_deliveries
+from ddpui.core.queueing.leases import claim
 from ddpui.core.summaries.pipeline import summarize_flow_run
 from ddpui.core.webhooks.handler import handle_notification
 from ddpui.core.webhooks.intake import record_notification

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from ddpui.core.flow_runs import flow_run_info_from_prefect
 from ddpui.clients.prefect import read_flow_run
+from ddpui.core.flow_runs import flow_run_info_from_prefect
 from ddpui.core.summaries.locate import locate_failed_step
 
 pytestmark = pytest.mark.django_db

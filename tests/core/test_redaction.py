@@ -2,7 +2,7 @@
 
 import pytest
 
-from ddpui.core.summaries.redact import redact_lines, redact_text, redact_value, secret_kind_of_key
+from ddpui.core.redaction import redact_lines, redact_text, redact_value, secret_kind_of_key
 
 
 def test_corpus_is_big_enough(secret_lines):

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ddpui.clients import prefect_automations
-from ddpui.core.prefect_setup import (
+from ddpui.core.operations.prefect_setup import (
     HEARTBEAT_AUTOMATION_NAME,
     NOTIFY_AUTOMATION_NAME,
     WEBHOOK_BLOCK_NAME,

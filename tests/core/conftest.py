@@ -1,5 +1,5 @@
-"""Shared fixtures for the log-condensing tests: the shared failure logs with their labels (repo copy) and
-the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
+"""Shared fixtures for the redaction and log-condensing tests: the shared failure logs with their labels (repo
+copy) and the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
 and reach the tests as fixtures and parameters."""
 
 import importlib.util
@@ -10,13 +10,13 @@ from types import ModuleType
 import pytest
 
 HERE = Path(__file__).resolve().parent
-SHARED_LOGS = HERE.parents[1] / "fixtures" / "shared_logs"
+SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
 STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
 
 
 def _load_sibling(name: str) -> ModuleType:
     """Import a module that sits next to this conftest by its path."""
-    spec = importlib.util.spec_from_file_location(f"summaries_tests_{name}", HERE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"core_tests_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
