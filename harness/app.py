@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.prefect_venv import REPO_ROOT
 from harness.processes import HarnessError, ManagedProcess, ProcessStack, free_port, http_answers, wait_until
@@ -32,6 +32,8 @@ class AppConfig:
     openai_base_url: str = ""
     log_settle_interval_seconds: float = 1.0
     log_settle_max_seconds: float = 4.0
+    # Further settings of the app processes (e.g. the demo's SMTP sink, the summary page's address).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
@@ -57,6 +59,7 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
         env["OPENAI_API_KEY"] = config.openai_api_key
     if config.openai_base_url:
         env["OPENAI_BASE_URL"] = config.openai_base_url
+    env.update(config.extra_env)
     return env
 
 
