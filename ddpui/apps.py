@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate, post_save
 from django.utils.module_loading import import_string
 
 ENSURE_SCHEDULES = "ddpui.core.queueing.schedules.ensure_schedules"
-CREATE_PREFERENCES = "ddpui.core.org_preferences.create_preferences"
+CREATE_PREFERENCES = "ddpui.core.org_settings.preferences.create_preferences"
 
 
 def ensure_schedules_after_migrate(**kwargs) -> None:

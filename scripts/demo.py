@@ -37,7 +37,7 @@ django.setup()
 
 from ddpui.api.schemas import summary_out  # noqa: E402
 from ddpui.core.auth.orgs import create_org_with_admin  # noqa: E402
-from ddpui.core.org_preferences import set_llm_optin  # noqa: E402
+from ddpui.core.summaries.optin import set_llm_optin  # noqa: E402
 from ddpui.management.commands.summarize_flow_run import render_summary  # noqa: E402
 from ddpui.models import Channel, DeliveryStatus, FailureDelivery  # noqa: E402
 from harness.browser import chromium_installed, screenshot_summary_page  # noqa: E402

@@ -9,7 +9,8 @@ from ninja import Router, Schema, Status
 
 from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut
-from ddpui.core.org_preferences import InvalidWebhook, masked_webhook, preferences_of, set_discord, set_llm_optin
+from ddpui.core.org_settings.preferences import InvalidWebhook, masked_webhook, preferences_of, set_discord
+from ddpui.core.summaries.optin import set_llm_optin
 from ddpui.models import OrgPreferences
 
 router = Router(tags=["orgpreferences"])

@@ -9,10 +9,10 @@ from ninja import Field, Query, Router, Schema, Status
 
 from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
-from ddpui.core.feedback import MAX_COMMENT, feedback_counts, give_feedback
 from ddpui.core.flow_runs import FAILURE_STATE_NAMES
+from ddpui.core.org_settings.usage import BadMonth, monthly_usage
+from ddpui.core.summaries.feedback import MAX_COMMENT, feedback_counts, give_feedback
 from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
-from ddpui.core.usage import BadMonth, monthly_usage
 from ddpui.models import PrefectFlowRun, SummaryStatus
 
 router = Router(tags=["summaries"])

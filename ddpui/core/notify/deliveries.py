@@ -21,7 +21,7 @@ from ddpui.clients.discord import DiscordError, post_message
 from ddpui.core.auth.orgs import manager_emails
 from ddpui.core.flow_runs import FlowRunInfo
 from ddpui.core.notify.text import discord_content, email_body, failure_message, plain
-from ddpui.core.org_preferences import preferences_of
+from ddpui.core.org_settings.preferences import preferences_of
 from ddpui.core.queueing.enqueue import enqueue, schedule_once
 from ddpui.core.queueing.leases import backoff, claim
 from ddpui.models import (

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
-from ddpui.core.org_preferences import llm_refusal
+from ddpui.core.org_settings.preferences import llm_refusal
 from ddpui.core.summaries.categorize import categorize
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.fingerprint import strip_log_prefix

@@ -4,8 +4,9 @@ path (automatic, on demand, regenerate, retries); opting in upgrades its recent 
 import pytest
 from django_q.models import OrmQ
 
-from ddpui.core.org_preferences import NOT_OPTED_IN, llm_refusal, set_llm_optin, upgrade_offline_summaries
+from ddpui.core.org_settings.preferences import NOT_OPTED_IN, llm_refusal
 from ddpui.core.summaries.on_demand import request_flow_run_summary
+from ddpui.core.summaries.optin import set_llm_optin, upgrade_offline_summaries
 from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
 from ddpui.models import LlmSession, Org, OrgPreferences, SummaryStatus
 

@@ -4,9 +4,9 @@ import pytest
 from django.core import mail
 from model_bakery import baker
 
-from ddpui.core.org_preferences import OVER_BUDGET, llm_refusal
+from ddpui.core.org_settings.preferences import OVER_BUDGET, llm_refusal
+from ddpui.core.org_settings.usage import month_bounds, over_budget
 from ddpui.core.summaries.pipeline import summarize_flow_run
-from ddpui.core.usage import month_bounds, over_budget
 from ddpui.models import BudgetNotice, LlmSession, SummaryStatus
 
 pytestmark = pytest.mark.django_db
