@@ -188,9 +188,11 @@ class FeedbackFilter(admin.SimpleListFilter):
 class LlmSessionAdmin(admin.ModelAdmin):
     """Failure summaries, readable: failed step, title, summary, fix steps, evidence."""
 
-    list_display = ("created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "title",
-                    "helpful_count", "not_helpful_count")
-    list_filter = ("status", FeedbackFilter, "category", "provider", "trigger", "org")
+    list_display = (
+        "created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "grounded", "title",
+        "helpful_count", "not_helpful_count",
+    )
+    list_filter = ("status", FeedbackFilter, "category", "provider", "grounded", "trigger", "org")
     search_fields = ("flow_run_id", "title", "fingerprint", "public_id")
     readonly_fields = ("failed_step_readable", "fix_steps_readable", "evidence_readable", "timings", "flow_run",
                        "feedback_readable", "offline_reason")
@@ -199,7 +201,8 @@ class LlmSessionAdmin(admin.ModelAdmin):
         (None, {"fields": ("org", "flow_run", "status", "last_error", "attempts", "next_attempt_at")}),
         ("Feedback", {"fields": ("feedback_readable",)}),
         ("Failed step", {"fields": ("failed_step_readable",)}),
-        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "is_transient", "confidence")}),
+        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "model_category", "is_transient",
+                                "confidence", "grounded")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
         ("Evidence", {"fields": ("evidence_readable", "excerpt")}),
         ("How it was made", {"fields": ("provider", "offline_reason", "model", "prompt_version", "tokens_in", "tokens_out",
@@ -238,6 +241,19 @@ class LlmSessionAdmin(admin.ModelAdmin):
     def regenerate(self, request: HttpRequest, queryset: QuerySet[LlmSession]) -> None:
         """Queue the chosen summaries' regeneration."""
         self.message_user(request, f"queued {regenerate_summaries(queryset)} regeneration(s)")
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, headed by how many model summaries were grounded (of those the filters select)."""
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            counts = changelist.queryset.filter(grounded__isnull=False).aggregate(
+                grounded_count=Count("pk", filter=Q(grounded=True)),
+                not_grounded_count=Count("pk", filter=Q(grounded=False)),
+                disputed_count=Count("pk", filter=~Q(model_category="")),
+            )
+            response.context_data["grounding_counts"] = counts
+        return response
 
     @admin.display(description="Step")
     def step_label(self, session: LlmSession) -> str:

@@ -1,5 +1,5 @@
 """Everything one end-to-end run needs, started in order and stopped in reverse: the Airbyte stand-in, a real
-Prefect server, the flow runner, the database, gunicorn, the qcluster; then Prefect is configured to call us
+Prefect server, the flow runner, the database, the web server (nginx + gunicorn), the qcluster; then Prefect is configured to call us
 with the project's own `setup_prefect_webhook` command."""
 
 import secrets
@@ -77,9 +77,9 @@ def start_stack(
     fresh_database: bool,
     openai_api_key: str = "",
     openai_base_url: str = "",
+    settings: dict[str, str] | None = None,
     progress: Progress = lambda message: None,
     waiting: Callable[[float], None] | None = None,
-    extra_env: dict[str, str] | None = None,
 ) -> DalgoStack:
     """Start the whole stack; on any failure, stop what was started and re-raise.
 
@@ -97,7 +97,7 @@ def start_stack(
             airbyte_port=stack.airbyte.port,
             openai_api_key=openai_api_key,
             openai_base_url=openai_base_url,
-            extra_env=dict(extra_env or {}),
+            settings=dict(settings or {}),
         )
         # The database is made while Prefect boots: both take seconds.
         progress("preparing the database")
@@ -105,13 +105,13 @@ def start_stack(
         migrate(stack.env, run_dir / "migrate.log")
         progress("waiting for Prefect")
         wait_for_prefect_server(stack.prefect, progress=waiting)
-        progress("starting the flow runner, gunicorn and the qcluster")
+        progress("starting the flow runner, the web server (nginx + gunicorn) and the qcluster")
         stack.flows = start_flow_server(
             stack.processes, prefect_python, api_url=stack.prefect.api_url, airbyte_api_url=stack.airbyte.api_url
         )
         stack.web, stack.web_url = start_web(stack.processes, stack.env)
         # The failure messages the cluster sends link to the summary page on this server.
-        stack.config = replace(stack.config, extra_env={"SUMMARY_PAGE_BASE_URL": stack.web_url, **stack.config.extra_env})
+        stack.config = replace(stack.config, settings={"SUMMARY_PAGE_BASE_URL": stack.web_url, **stack.config.settings})
         stack.cluster = start_cluster(stack.processes, stack.env)
         progress("configuring Prefect to call our webhook")
         stack.setup_output = run_manage(stack.env, "setup_prefect_webhook", "--url", stack.webhook_url)

@@ -3,9 +3,9 @@
     python scripts/demo.py
 
 Starts a Prefect server (building its virtualenv once, 1-2 minutes, needs PyPI), the Airbyte stand-in,
-gunicorn and a qcluster against PostgreSQL (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo,
-created and migrated if needed), configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline
-whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
+the production web command (scripts/serve.sh: nginx in front of gunicorn) and a qcluster against PostgreSQL
+(DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo, created and migrated if needed),
+configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
 the failed step and where the time went. The failure emails go to a local SMTP sink: each is printed as sent
 (it carries the summary), with the time from the run's end to the email, and a screenshot of the summary page
 (headless Chromium, signed in as the org's admin) is saved. Everything it started is stopped at the end, on
@@ -30,6 +30,8 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
 os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+# Without DEBUG the app refuses the default key: a key of the demo's own, shared with the processes it starts.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 import django  # noqa: E402
 
@@ -54,6 +56,9 @@ from harness.stack import DalgoStack, start_stack  # noqa: E402
 from standins.smtp_sink import SmtpSink  # noqa: E402
 
 DEMO_ORG = {"name": "Demo NGO", "email": "manager@demo-ngo.example", "slug": "demo-ngo"}
+# The user's own cluster, model and summary settings reach the app's processes (the harness drops inherited
+# Q_* variables unless they are passed on like this).
+PASSED_ON_PREFIXES = ("Q_", "LLM_", "SUMMARY_")
 # The failure email follows the stored summary within seconds; this bounds the wait when something is wrong.
 EMAIL_TIMEOUT_SECONDS = 120
 
@@ -168,10 +173,14 @@ def main() -> int:
             fresh_database=True,
             openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
             openai_base_url=os.environ.get("OPENAI_BASE_URL", ""),
+            settings={
+                **{name: value for name, value in os.environ.items() if name.startswith(PASSED_ON_PREFIXES)},
+                # The failure emails go to the demo's SMTP sink, which prints them.
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(sink.port), "EMAIL_USE_TLS": "false",
+            },
             progress=progress.step,
             waiting=progress.waiting,
-            extra_env={"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
-                       "EMAIL_PORT": str(sink.port), "EMAIL_USE_TLS": "false"},
         )
         progress.done()
         print(stack.setup_output.rstrip())

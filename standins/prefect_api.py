@@ -2,6 +2,7 @@
 SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph."""
 
 import datetime
+import json
 import threading
 import time
 import uuid
@@ -275,6 +276,10 @@ class PrefectStandin(StandinServer):
         self._flow_runs: dict[str, dict] = {}
         self._task_runs: dict[str, dict] = {}
         self._logs: list[dict] = []
+        # A paged read of a million-line log asks the same query hundreds of times: its filtered, sorted
+        # result is kept while no log is added and every stored log is visible.
+        self._log_queries: dict[str, tuple[int, list[dict]]] = {}
+        self._logs_visible_from = 0.0  # monotonic time from which every stored log is visible
         self._register_routes()
 
     @property
@@ -524,6 +529,7 @@ class PrefectStandin(StandinServer):
             timestamp += step
         with self._store_lock:
             self._logs.extend(stored)
+            self._logs_visible_from = max(self._logs_visible_from, visible_at)
         return [_public(r) for r in stored]
 
     def set_flow_run_state(
@@ -617,10 +623,21 @@ class PrefectStandin(StandinServer):
         self._refuse_other_filters(body, {"logs"})
         _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
         now = time.monotonic()
+        query = json.dumps([body.get("logs"), body.get("sort")], sort_keys=True, default=str)
         with self._store_lock:
+            stored = len(self._logs)
+            cacheable = now >= self._logs_visible_from
+            cached = self._log_queries.get(query)
+            if cacheable and cached is not None and cached[0] == stored:
+                return 200, [_public(log) for log in _page(cached[1], body, self.default_limit)]
             logs = [log for log in self._logs if log["_visible_at"] <= now]
         logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
         logs = _sorted(logs, body.get("sort"), LOG_SORTS, "TIMESTAMP_ASC")
+        if cacheable:
+            with self._store_lock:
+                if len(self._log_queries) >= 16:
+                    self._log_queries.clear()
+                self._log_queries[query] = (stored, logs)
         return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
 
     def _graph(self, request: RecordedRequest, id: str) -> tuple:

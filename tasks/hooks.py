@@ -18,7 +18,8 @@ def on_task_failure(task: Task) -> None:
     logger.error("task %s (%s) failed: args=%r kwargs=%r error=%s", task.name, task.func, task.args, task.kwargs, task.result)
     args = list(task.args or ())
     if task.func == PRODUCE_SESSION_TASK and args:
-        mark_failed_by_hook(int(args[0]), str(task.result))
+        regenerate = bool((task.kwargs or {}).get("regenerate"))
+        mark_failed_by_hook(int(args[0]), str(task.result), regenerate=regenerate)
     elif task.func == SUMMARIZE_FLOW_RUN_TASK and args:
         for session_id in LlmSession.objects.filter(
             flow_run_id=str(args[0]), status=SummaryStatus.PENDING

@@ -1,5 +1,7 @@
 """The admin: every model page and Django-Q2's task pages load; a summary reads well."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
@@ -64,7 +66,7 @@ def test_summaries_list_by_feedback_and_regenerate_from_the_admin(staff_client, 
     liked = baker.make(LlmSession, org=org, flow_run_id="run-a", step_key="s", status=SummaryStatus.READY,
                        title="liked summary")
     disliked = baker.make(LlmSession, org=org, flow_run_id="run-b", step_key="s", status=SummaryStatus.READY,
-                          title="disliked summary")
+                          title="disliked summary", ready_at=timezone.now() - timedelta(days=1))
     SummaryFeedback.objects.create(session=liked, orguser=manager, helpful=True)
     SummaryFeedback.objects.create(session=disliked, orguser=manager, helpful=False, comment="wrong step")
     listing = staff_client.get(reverse("admin:ddpui_llmsession_changelist") + "?feedback=unhelpful").content.decode()
@@ -75,7 +77,7 @@ def test_summaries_list_by_feedback_and_regenerate_from_the_admin(staff_client, 
     action(staff_client, "llmsession", "regenerate", [disliked.pk])
     assert [row.task["args"] for row in OrmQ.objects.all()] == [(disliked.pk,)]
     disliked.refresh_from_db()
-    assert disliked.status == SummaryStatus.PENDING
+    assert disliked.regenerating_since is not None, "the summary shown stays until the new one is made"
 
 
 def test_retry_a_notifications_failed_steps_now_and_resend_a_failure_message(staff_client, org):
@@ -109,3 +111,12 @@ def test_a_flow_run_links_to_its_notifications_summaries_messages_and_tasks_and_
     back = reverse("admin:ddpui_prefectflowrun_change", args=[run.pk])
     assert back in staff_client.get(reverse("admin:ddpui_llmsession_change", args=[session.pk])).content.decode()
     assert back in staff_client.get(reverse("admin:ddpui_notification_change", args=[notification.pk])).content.decode()
+
+
+def test_the_summary_list_counts_grounded_and_disputed_model_summaries(staff_client, org):
+    for number, (grounded, model_category) in enumerate([(True, ""), (True, ""), (False, "network"), (None, "")]):
+        baker.make(LlmSession, org=org, flow_run_id=f"run-{number}", step_key="task:1", status=SummaryStatus.READY,
+                   grounded=grounded, model_category=model_category, provider="openai" if grounded is not None else "offline")
+    listing = staff_client.get(reverse("admin:ddpui_llmsession_changelist")).content.decode()
+    assert "Model summaries: 2 grounded," in listing
+    assert "1 not grounded" in listing and "1 with the rules&#x27; category kept" in listing.replace("'", "&#x27;")

@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
-from ddpui.core.flow_runs import FAILURE_STATE_NAMES
+from ddpui.core.flow_runs import SUMMARY_STATE_NAMES
 from ddpui.core.org_settings.usage import BadMonth, monthly_usage
 from ddpui.core.summaries.feedback import MAX_COMMENT, feedback_counts, give_feedback
 from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
@@ -40,7 +40,7 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
     if session is not None:
         return Status(200, summary_out(session))
     run = PrefectFlowRun.objects.filter(flow_run_id=flow_run_id).first()
-    if run is not None and run.state_name in FAILURE_STATE_NAMES and flow_run_in_org(org, flow_run_id):
+    if run is not None and run.state_name in SUMMARY_STATE_NAMES and flow_run_in_org(org, flow_run_id):
         return Status(200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING})
     return Status(404, {"detail": "no summary for this flow run"})
 

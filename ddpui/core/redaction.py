@@ -5,13 +5,23 @@ knows that *something* was there. Rules, in the order they run on a line:
 
 1. PEM private keys (one line with escaped newlines here; multi-line blocks are handled by the line state);
 2. tokens recognisable by their shape: AWS access key ids, GitHub/GitLab/Slack/OpenAI/Stripe/Google/
-   SendGrid/Hugging Face tokens, JWTs, Slack webhooks;
-3. credentials inside URLs and connection strings (``scheme://user:pass@host``, ``https://token@host``);
-4. HTTP auth headers (Bearer, Basic, ``Authorization:``/``X-Api-Key:`` values, cookies);
-5. SQL ``IDENTIFIED BY``/``PASSWORD '...'``, XML elements and CLI flags named like secrets;
-6. values of keys named like secrets, in JSON, Python reprs, YAML, env files, Java map dumps and query
-   strings (``*password*``, ``*_secret``, ``*_token``, ``*_key`` except ordinary keys such as
-   ``primary_key``, ``client_secret``, ``credentials_json``, ...).
+   SendGrid/Hugging Face tokens, JWTs, Slack webhooks; a bare 40-character AWS secret access key only where
+   the line names AWS or a secret, or an AWS key id is on it or on the lines just before (a bare 40-character
+   string alone could be a hash or an id);
+3. base64 blobs that decode to credentials (``GOOGLE_CREDENTIALS_B64=<service-account JSON>``): a long
+   base64 run is decoded and redacted whole when the decoded text holds a secret or names a private key,
+   password, secret or service account; the lines of a blob that continues wrapped are redacted too;
+4. credentials inside URLs and connection strings (``scheme://user:pass@host``, ``https://token@host``), a
+   password holding ``/`` or ``@`` included (the host follows the last ``@``), and a URL split over two lines;
+5. HTTP auth headers (Bearer, Basic, ``Authorization:``/``X-Api-Key:`` values, cookies), the token also when
+   it is on the line after ``Authorization: Bearer``;
+6. SQL ``IDENTIFIED BY``/``PASSWORD '...'``, XML elements, CLI flags named like secrets and the MySQL
+   client's glued ``-p<password>``;
+7. values of keys named like secrets, in JSON, Python reprs (``b'...'`` and ``SecretStr('...')`` values and
+   escaped quotes included, as exception reprs print them), YAML (a YAML line's whole value, and a dbt
+   profile's ``pass:``), env files, Java map dumps and query strings (``*password*``, ``*_secret``,
+   ``*_token``, ``*_key`` except ordinary keys such as ``primary_key``, ``client_secret``,
+   ``credentials_json``, ...).
 
 Values that are clearly not secrets are left alone so logs stay readable: empty values, ``null``/``None``,
 booleans, already-masked ``*****`` values and references such as ``${DB_PASSWORD}`` or
@@ -35,8 +45,11 @@ DIGIT_BYTES = b"0123456789"
 # callers may cache the answer per shape (log lines that differ only in numbers share it).
 _ANY_CUE = re.compile(
     rb"pass|pwd|secret|token|key|auth|bearer|basic|cred|sig|cookie|://|akia|asia|gh[pousr]_|github_pat|glpat"
-    rb"|xox|sk[-_]|rk_|eyj|aiza|sg\.|ya\.|hf_|-----begin|identified|-us"
+    rb"|xox|sk[-_]|rk_|eyj|aiza|sg\.|ya\.|hf_|-----begin|identified|-us|mysql|mariadb|aws"
 )
+# A long base64 run, which may decode to credentials (digits are deleted from the shape, so a 40-character
+# blob leaves about 34). Apart from the words above: one alternation of literals is searched much faster.
+_LONG_RUN = re.compile(rb"[a-z+/]{24,}+")
 
 
 def line_shape(lowered: str) -> bytes:
@@ -46,7 +59,7 @@ def line_shape(lowered: str) -> bytes:
 
 def may_hold_secret(shape: bytes) -> bool:
     """Whether a line with this :func:`line_shape` can contain a secret at all (cheap, no false negatives)."""
-    return _ANY_CUE.search(shape) is not None
+    return _ANY_CUE.search(shape) is not None or _LONG_RUN.search(shape) is not None
 
 
 def marker(kind: str) -> str:
@@ -189,12 +202,13 @@ def _basic_auth(match: re.Match) -> str:
 
 
 _AUTH_SCHEME = re.compile(r"(?i)(bearer|basic|token|digest|apikey|api-key|aws4-hmac-sha256|negotiate)\s+")
+_SCHEME_ONLY = re.compile(r"(?i)\s*(?:bearer|basic|token|digest|negotiate)\s*$")  # its token is on the next line
 
 
 def _auth_header(match: re.Match) -> str:
     """Redact an auth header's value, keeping the scheme word (Bearer/Basic/token) for readability."""
     value = match.group("value")
-    if REDACTED_PREFIX in value or _is_placeholder(value):
+    if REDACTED_PREFIX in value or _is_placeholder(value) or _SCHEME_ONLY.match(value):
         return match.group(0)
     kind = secret_kind_of_key(match.group("name")) or "auth_header"
     scheme = _AUTH_SCHEME.match(value)
@@ -202,11 +216,27 @@ def _auth_header(match: re.Match) -> str:
     return f"{match.group('head')}{kept}{marker(kind)}"
 
 
+_PORT_THEN_PATH = re.compile(r"\d{1,5}(?:/|$)")
+
+
 def _url_password(match: re.Match) -> str:
-    """Keep scheme and user of ``scheme://user:password@`` (useful when debugging), drop the password."""
-    if _is_placeholder(match.group(3)):
+    """Keep scheme and user of ``scheme://user:password@`` (useful when debugging), drop the password.
+
+    The password may hold ``/`` and ``@`` (unencoded, as people paste them; drivers split at the last ``@``),
+    but ``host:443/path/@scope`` is a port and a path, not a password."""
+    password = match.group(3)
+    if _is_placeholder(password) or _PORT_THEN_PATH.match(password):
         return match.group(0)
     return f"{match.group(1)}{match.group(2)}:{marker('password')}@"
+
+
+def _holds_secret_value(kind: str | None, value: str) -> bool:
+    """Whether a value under a key of this secret ``kind`` is to be redacted: not a placeholder, not a
+    count such as ``token_limit=4096``."""
+    if kind is None or _is_placeholder(value) or (kind == "auth_header" and _SCHEME_ONLY.match(value)):
+        return False
+    bare = value.strip("\"'\\")
+    return not (kind in ("token", "api_key", "signature") and bare.isdigit() and len(bare) <= 6)
 
 
 def _keyed(match: re.Match) -> str:
@@ -216,17 +246,119 @@ def _keyed(match: re.Match) -> str:
         return match.group(0)
     key = match.group("key")
     kind = secret_kind_of_key(key)
-    if kind is None and key.strip("\\").startswith(("'", '"')) and key.strip("\\\"' ").lower() == "pass":
-        kind = "password"  # a quoted "pass" key (dbt profiles); bare PASS=7 is a dbt test count
-    if kind is None or _is_placeholder(value):
+    if kind is None and _is_pass_key(key, match):
+        kind = "password"
+    if not _holds_secret_value(kind, value):
         return match.group(0)
     if match.string[match.end(): match.end() + 12].lstrip().startswith(REDACTED_PREFIX):
         return match.group(0)  # a scheme word such as "Bearer" whose token was already redacted
-    bare = value.strip("\"'\\")
-    if kind in ("token", "api_key", "signature") and bare.isdigit() and len(bare) <= 6:
-        return match.group(0)  # counts and sizes, e.g. token_limit=4096 after camel-casing
     head = match.group(0)[: match.start("val") - match.start(0)]
     return f"{head}{_quoted(value, marker(kind))}"
+
+
+def _is_pass_key(key: str, match: re.Match) -> bool:
+    """A dbt profile's ``pass`` key: quoted, or lower-case at the start of a YAML line (``  pass: ...``).
+    Bare ``PASS=7`` is dbt's count of passed tests and stays."""
+    if key.strip("\\").startswith(("'", '"')):
+        return key.strip("\\\"' ").lower() == "pass"
+    return key == "pass" and match.group("sep").lstrip().startswith(":") and _YAML_INDENT.fullmatch(
+        match.string[: match.start()]) is not None
+
+
+_YAML_INDENT = re.compile(r"\s*(?:-\s+)?")
+# A YAML line whose key names a secret: its unquoted value is the rest of the line (spaces, commas and all).
+_YAML_SECRET_LINE = re.compile(r"^(?P<head>\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.\-]*)\s*:\s+)(?P<val>[^\s\"'{\[|>&*!#].*?)\s*$")
+
+
+def _yaml_line(match: re.Match) -> str:
+    """Redact a YAML secret's whole unquoted value (a password may hold spaces or commas)."""
+    key, value = match.group("key"), match.group("val")
+    kind = secret_kind_of_key(key) or ("password" if key == "pass" else None)
+    if REDACTED_PREFIX in value or not _holds_secret_value(kind, value):
+        return match.group(0)
+    return f"{match.group('head')}{marker(kind)}"
+
+
+def _mysql_password(match: re.Match) -> str:
+    """Redact the MySQL client's ``-p<password>`` (glued to the flag; ``-p`` alone prompts)."""
+    if _is_placeholder(match.group(2)):
+        return match.group(0)
+    return f"{match.group(1)}{marker('password')}"
+
+
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=_\-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_\-])")
+_AWS_CONTEXT = re.compile(r"(?i)aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}")
+
+
+def looks_like_aws_secret(candidate: str) -> bool:
+    """A 40-character base64 string with upper- and lower-case letters and a digit or ``/``/``+``: git
+    hashes and hex ids (one case) do not qualify. Only asked where AWS context is present."""
+    return (
+        len(candidate) == 40
+        and any(char.isupper() for char in candidate)
+        and any(char.islower() for char in candidate)
+        and any(char.isdigit() or char in "/+" for char in candidate)
+    )
+
+
+def _aws_secret(match: re.Match) -> str:
+    """Redact a bare AWS secret access key (the caller checked the context)."""
+    return marker("aws_secret_key") if looks_like_aws_secret(match.group(0)) else match.group(0)
+
+
+def redact_aws_secrets(line: str) -> str:
+    """Redact bare 40-character AWS secret keys in a line that has AWS context (or follows one)."""
+    return _AWS_SECRET.sub(_aws_secret, line)
+
+
+def _aws_secret_in_context(match: re.Match) -> str:
+    """A bare AWS secret key, only on a line that names AWS or a secret or holds an AWS key id."""
+    if _AWS_CONTEXT.search(match.string) is None and "[REDACTED:aws_access_key]" not in match.string:
+        return match.group(0)
+    return _aws_secret(match)
+
+
+# A long base64 run (standard or URL-safe alphabet); short ones are words, hashes or ids.
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{40,}={0,2}")
+_CREDENTIAL_WORDS = ("private_key", "service_account", "-----begin", "password", "secret", "refresh_token",
+                     "access_token", "aws_access_key_id", "client_secret")
+MAX_DECODED_CHARS = 200_000  # bounds the work on one blob
+
+
+def decoded_base64_text(blob: str) -> str | None:
+    """The UTF-8 text a base64 (or URL-safe base64) blob decodes to, or None when it is not text."""
+    body = blob.rstrip("=")
+    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    padded = body + "=" * (-len(body) % 4)
+    for altchars in (None, b"-_"):
+        try:
+            raw = base64.b64decode(padded, altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        try:
+            text = raw[:MAX_DECODED_CHARS].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if sum(char.isprintable() or char in "\n\r\t" for char in text) >= 0.95 * len(text):
+            return text
+    return None
+
+
+def holds_credentials(text: str) -> bool:
+    """Whether decoded text is a credential: it names one, or our own redaction would change it."""
+    lowered = text.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS) or redact_text(text) != text
+
+
+def _base64_blob(match: re.Match) -> str:
+    """Redact a base64 blob whole when it decodes to credentials (a service-account JSON, a .env, a PEM)."""
+    blob = match.group(0)
+    if not any(char.isdigit() for char in blob) or not any(char.isupper() for char in blob):
+        return blob  # words joined by dashes or underscores, paths, hex: not base64 of anything
+    decoded = decoded_base64_text(blob)
+    if decoded is None or not holds_credentials(decoded):
+        return blob
+    return marker("credentials")
 
 
 def _flag(match: re.Match) -> str:
@@ -258,6 +390,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(("akia", "asia", "agpa", "aida", "aroa", "aipa", "anpa", "anva", "apka", "abia", "acca", "asca"),
           re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Z0-9])"),
           _fixed("aws_access_key")),
+    _Rule(("aws", "secret"), _AWS_SECRET, _aws_secret_in_context),
     _Rule(("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat"),
           re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), _fixed("github_token")),
     _Rule(("glpat", "gldt-", "glrt-"), re.compile(r"\bgl(?:pat|dt|rt)-[A-Za-z0-9_\-]{20,}"), _fixed("gitlab_token")),
@@ -273,7 +406,9 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,}"), _fixed("huggingface_token")),
     _Rule(("-us",), re.compile(r"\b[0-9a-f]{32}-us\d{1,2}\b"), _fixed("mailchimp_key")),
     _Rule(("eyj",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), _fixed("jwt")),
-    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@"),
+    _Rule(("",), _BASE64_RUN, _base64_blob),
+    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]*):([^\s'\"<>]+)@"
+                               r"(?=[A-Za-z0-9.\-\[\]%]*(?:[:/?#\s'\"<>,;)]|$))"),
           _url_password),
     _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)[A-Za-z0-9_\-.~%]{20,}@"),
           lambda m: f"{m.group(1)}{marker('token')}@"),
@@ -292,12 +427,18 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(("<",), re.compile(rf"(?i)<([\w:.\-]*{_KEY_STEMS}[\w:.\-]*)>([^<\n]+)</\1>"), _xml),
     _Rule(("--",), re.compile(rf"(?i)(?<!\S)--?([\w\-]*{_KEY_STEMS}[\w\-]*)\s+(?![-\[])([^\s\"']+|\"[^\"]*\"|'[^']*')"),
           _flag),
+    _Rule(("mysql", "mariadb"), re.compile(r"(?<!\S)(-p)(?![\s-])('[^'\n]*'|\"[^\"\n]*\"|\S+)"), _mysql_password),
+    _Rule(("pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "sig"), _YAML_SECRET_LINE, _yaml_line),
     _Rule(("pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "sig"),
           re.compile(
               rf"""(?P<key>(?<![\w.\-])\\?["']?[A-Za-z0-9_.\-]*{_KEY_STEMS}[A-Za-z0-9_.\-]*\\?["']?)"""
               r"""(?P<sep>\s*(?::|=>|=)\s*)"""
-              r"""(?P<val>\\"(?:(?!\\").)*\\"|\\'(?:(?!\\').)*\\'|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
-              r"""|(?![{\[(])[^\s,;&'"}\])]+)?""",
+              r"""(?P<val>(?:[bBrRuU]{1,2}(?=["']))?(?:\\"(?:(?!\\").)*\\"|\\'(?:(?!\\').)*\\'"""
+              r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
+              # a wrapper call around the value, as reprs print it: SecretStr('...'), Secret("...")
+              r"""|[A-Za-z_]\w*\((?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\)"""
+              # a bare value; an escaped quote (\' in a repr) and a quote inside it (not closing a string) belong to it
+              r"""|(?![{\[(])(?:\\[^\s]|[^\s,;&'"}\])\\]|['"](?=[^\s,;&'"}\])\\]))+)?""",
               re.I),
           _keyed),
 )
@@ -323,6 +464,17 @@ _KEY_AT_END = re.compile(
 )
 _LOOKS_LIKE_KEY_LINE = re.compile(r"""^\s*(?:-\s+)?["']?[\w.\-]+["']?\s*:""")
 MAX_BLOCK_LINES = 400  # a PEM or YAML block never spans more lines than this; bounds the state
+# "Authorization: Bearer" that ends its line: the token is on the next line.
+_AUTH_SCHEME_AT_END = re.compile(
+    r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(bearer|basic|token|digest|negotiate)\s*$")
+# A URL whose credentials the line's end cuts off: scheme://user, scheme://user: or scheme://user:pass-start.
+_URL_OPEN_AT_END = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s/:@'\"<>]*(?P<colon>:(?P<password>[^\s@'\"<>]*))?$")
+_URL_REST_OF_PASSWORD = re.compile(r"^(\s*)([^\s@'\"<>]+)@")
+_URL_REST_OF_USER = re.compile(r"^(\s*[^\s/:@'\"<>]*:)([^\s'\"<>]+)@")
+_BASE64_LINE = re.compile(r"\s*[A-Za-z0-9+/_\-]{4,}={0,2}\s*")
+AWS_CONTEXT_LINES = 3  # an AWS key id or "aws ... secret" makes a bare secret key on the next lines one
+WRAP_WIDTHS = (64, 76)  # base64 tools wrap their output at these columns (openssl and PEM 64, base64 76)
 
 
 class LineRedactor:
@@ -339,6 +491,9 @@ class LineRedactor:
         self._block_kind = ""
         self._block_lines = 0
         self._pending_kind: str | None = None  # the value of this kind of secret starts on the next line
+        self._url_open = ""  # "user" or "password": a URL's credentials continue on the next line
+        self._aws_context = 0  # lines left on which a bare AWS secret key is redacted
+        self._blob_width = 0  # > 0 while a wrapped base64 credential blob continues, its line width
 
     def redact(self, line: str, secret_cue: bool | None = None) -> str:
         """The redacted form of the next line of the stream. ``secret_cue`` is :func:`may_hold_secret` of
@@ -352,6 +507,17 @@ class LineRedactor:
                 self._block_lines += 1
                 return line[:indent] + marker(self._block_kind) if stripped else line
             self._block_indent = None
+        if self._blob_width:
+            if _BASE64_LINE.fullmatch(line):
+                if len(line.strip()) < self._blob_width:
+                    self._blob_width = 0  # a shorter line is the blob's last
+                return line[: len(line) - len(line.lstrip())] + marker("credentials")
+            self._blob_width = 0
+        if self._url_open:
+            line = self._rest_of_url(line)
+        if self._aws_context:
+            self._aws_context -= 1
+            line = redact_aws_secrets(line)
         if self._pending_kind is not None:
             kind, self._pending_kind = self._pending_kind, None
             stripped = line.strip()
@@ -374,7 +540,46 @@ class LineRedactor:
             return _redact_one_line(line[: begin.start()], lowered[: begin.start()]) + marker("private_key")
         redacted = _redact_one_line(line, lowered)
         self._remember_open_value(redacted)
+        if "://" in redacted:
+            redacted = self._cut_off_url(redacted)
+        self._remember_context(line, lowered, redacted)
         return redacted
+
+    def _remember_context(self, line: str, lowered: str, redacted: str) -> None:
+        """Note what makes the next lines' secrets recognisable: AWS context (a key id, or AWS named with a
+        secret) and a base64 credential blob that a tool wrapped over several lines."""
+        if ("aws" in lowered or "akia" in lowered or "asia" in lowered) and _AWS_CONTEXT.search(line) is not None:
+            self._aws_context = AWS_CONTEXT_LINES
+        if redacted.endswith(marker("credentials")):
+            runs = _BASE64_RUN.findall(line.rstrip())
+            if runs and line.rstrip().endswith(runs[-1]) and len(runs[-1]) in WRAP_WIDTHS:
+                self._blob_width = len(runs[-1])
+
+    def _cut_off_url(self, line: str) -> str:
+        """A line that ends inside a URL's credentials (a logger wrapped it): redact the password's start
+        here and remember that its rest, up to ``@``, starts the next line. A port (``host:5432``) stays."""
+        self._url_open = ""
+        match = _URL_OPEN_AT_END.search(line)
+        if match is None:
+            return line
+        password = match.group("password")
+        if match.group("colon") is None:
+            self._url_open = "user"
+            return line
+        if password and (_PORT_THEN_PATH.match(password) or REDACTED_PREFIX in password):
+            return line
+        self._url_open = "password"
+        return line[: match.start("password")] + marker("password") if password else line
+
+    def _rest_of_url(self, line: str) -> str:
+        """The line after one that cut a URL's credentials off: redact the password's rest before ``@``."""
+        state, self._url_open = self._url_open, ""
+        if state == "password":
+            return _URL_REST_OF_PASSWORD.sub(lambda m: f"{m.group(1)}{marker('password')}@", line, count=1)
+        match = _URL_REST_OF_USER.match(line)
+        if match is None or _PORT_THEN_PATH.match(match.group(2)) or _is_placeholder(match.group(2)):
+            return line
+        return f"{match.group(1)}{marker('password')}@{line[match.end():]}"
 
     def _inside_pem(self, line: str) -> str:
         """Redact a line inside a PEM block; the END line closes it (text after END is kept)."""
@@ -387,13 +592,21 @@ class LineRedactor:
         return marker("private_key")
 
     def _remember_open_value(self, line: str) -> None:
-        """Note a secret key whose value starts on the next line (empty value or a YAML block scalar)."""
+        """Note a secret key whose value starts on the next line (empty value or a YAML block scalar), or an
+        ``Authorization: Bearer`` whose token does."""
+        scheme = _AUTH_SCHEME_AT_END.search(line) if line.rstrip()[-1:].isalpha() else None
+        if scheme is not None:
+            self._pending_kind = "basic_auth" if scheme.group(1).lower() == "basic" else "bearer_token"
+            return
         if not line.rstrip().endswith((":", "=", "|", ">", "|-", ">-", "|+", ">+")):
             return
         match = _KEY_AT_END.search(line)
         if match is None:
             return
-        kind = secret_kind_of_key(match.group("key"))
+        key = match.group("key")
+        kind = secret_kind_of_key(key)
+        if kind is None and key == "pass" and not line[: match.start("key")].strip(" \t-\"'"):
+            kind = "password"  # a dbt profile's "pass:" with its value on the next line
         if kind is None:
             return
         if match.group("block"):

@@ -3,7 +3,7 @@
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
-from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
+from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryRegeneration, SummaryStatus
 from ddpui.models.notices import BudgetNotice, Channel, DeliveryStatus, FailureDelivery, SummaryFeedback
 from ddpui.models.org import (
     MANAGER_ROLES,
@@ -44,6 +44,7 @@ __all__ = [
     "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
     "SummaryFeedback",
+    "SummaryRegeneration",
     "SummaryStatus",
     "TaskLock",
 ]

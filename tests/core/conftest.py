@@ -39,6 +39,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "secret_entry" in metafunc.fixturenames:
         metafunc.parametrize("secret_entry", secret_corpus.SECRET_LINES,
                              ids=[f"secret{index}" for index in range(len(secret_corpus.SECRET_LINES))])
+    if "passed_through_entry" in metafunc.fixturenames:
+        metafunc.parametrize("passed_through_entry", secret_corpus.PASSED_THROUGH,
+                             ids=[f"shape{index}" for index in range(len(secret_corpus.PASSED_THROUGH))])
     if "ordinary_line" in metafunc.fixturenames:
         metafunc.parametrize("ordinary_line", secret_corpus.ORDINARY_LINES)
     if "shared_log" in metafunc.fixturenames:
@@ -56,6 +59,12 @@ def shared_logs() -> list[dict]:
 def secret_lines() -> list[tuple[str, list[str]]]:
     """The whole secret corpus: (log text, secrets that must not survive)."""
     return secret_corpus.SECRET_LINES
+
+
+@pytest.fixture(scope="session")
+def passed_through() -> list[tuple[str, list[str]]]:
+    """The corpus entries of the shapes that once reached the LLM, the database and the failure email."""
+    return secret_corpus.PASSED_THROUGH
 
 
 def kept_root_causes(label: dict, shown_lines: list[tuple[int, str]]) -> int:

@@ -226,6 +226,73 @@ _add(f"{TS} DEBUG Prefect block value: SecretStr(secret_value='{secret}')", secr
 secret = _chars(URLSAFE, 30)
 _add(f"{TS} ERROR request failed: POST https://api.ngo.org/token client_id=dalgo&client_secret={secret}&grant_type=client_credentials", secret)
 
+# Shapes that once passed through (each seen reaching the LLM request, the stored row and the failure email).
+_passed_through_from = len(_entries)
+# A URL password holding "/" or "@" (unencoded, as people paste it).
+for password in ("Pw/" + _chars(ALNUM, 8), _chars(ALNUM, 6) + "@" + _chars(ALNUM, 5), "a/b@" + _chars(ALNUM, 9)):
+    _add(f"{TS} ERROR could not connect to postgresql://dalgo:{password}@db.ngo.org:5432/crm", password)
+# A URL split over two lines by a logger's wrapping: in the password, after the colon, in the user.
+secret = _chars(ALNUM, 12)
+_add(f"{TS} ERROR connecting to postgresql://dalgo:{secret[:5]}\n{secret[5:]}@db.ngo.org:5432/crm", secret[:5], secret[5:])
+secret = _chars(ALNUM, 12)
+_add(f"{TS} ERROR connecting to mysql://root:\n{secret}@mysql.internal:3306/kobo", secret)
+secret = _chars(ALNUM, 12)
+_add(f"{TS} ERROR connecting to postgresql://dal\ngo:{secret}@db.ngo.org/crm", secret)
+# "Authorization: Bearer" with the token on the next line.
+token = _chars(URLSAFE, 40)
+_add(f"{TS} DEBUG request headers: Authorization: Bearer\n  {token}", token)
+token = _jwt()
+_add(f"{TS} DEBUG Authorization: Bearer\n{token}\n{TS} DEBUG Accept: application/json", token.split(".")[2])
+# The MySQL client's password glued to -p.
+for template in ("{ts} INFO running: mysql -h db -u root -p{s} crm", "{ts} INFO mysqldump -uetl -p'{s}' --databases kobo",
+                 '{ts} INFO mariadb --host=db -u etl -p"{s}" -e "select 1"'):
+    secret = _password()
+    _add(template.format(ts=TS, s=secret), secret)
+# A dbt profile's YAML pass: / password: fields (unquoted values with spaces and commas too).
+secret, other = _password(), _chars(ALNUM, 8) + " " + _chars(ALNUM, 6) + ", " + _chars(ALNUM, 4)
+_add("\n".join(["ngo_analytics:", "  target: prod", "  outputs:", "    prod:", "      type: postgres",
+                "      host: db.ngo.org", "      user: dbt", f"      pass: {secret}", f"      password: {other}",
+                "      dbname: analytics", "      threads: 4"]), secret, *other.replace(",", "").split())
+secret = _password()
+_add("\n".join(["    prod:", "      type: redshift", "      pass:", f"        {secret}", "      port: 5439"]), secret)
+# A bare AWS secret access key, next to its key id, after an AWS word, or on the line after the key id.
+for template in ("{ts} INFO using AWS credentials {k} {s}", "{ts} INFO aws: {s} (region ap-south-1)",
+                 "{ts} INFO Access key ID,Secret access key\n{k},{s}", "{ts} INFO key id {k}\n{ts} INFO {s}"):
+    key, secret = "AKIA" + _chars(UPPER_ALNUM, 16), _chars(ALNUM, 38) + "/+"
+    secret = "".join(_rng.sample(secret, len(secret)))
+    _add(template.format(ts=TS, k=key, s=secret), key, secret)
+# Base64 blobs that decode to credentials: a service-account JSON, a .env, a PEM; on one line and wrapped.
+pem_lines = _pem_body()
+service_account = json.dumps({
+    "type": "service_account", "project_id": "ngo-data", "private_key_id": _chars(HEX, 40),
+    "private_key": "-----BEGIN PRIVATE KEY-----\n" + "\n".join(pem_lines) + "\n-----END PRIVATE KEY-----\n",
+    "client_email": "etl@ngo-data.iam.gserviceaccount.com"})
+blob = base64.b64encode(service_account.encode()).decode()
+_add(f"{TS} INFO env: GOOGLE_CREDENTIALS_B64={blob}", blob[40:120], blob[-80:])
+_add(f"{TS} DEBUG config {{'credentials_b64': '{blob}'}}", blob[40:120])
+wrapped = [blob[index:index + 76] for index in range(0, len(blob), 76)]
+_add("\n".join([f"{TS} INFO base64 service_account.json:", *wrapped, f"{TS} INFO uploaded"]), *wrapped[1:])
+secret = _password()
+blob = base64.b64encode(f"DB_HOST=db.ngo.org\nDB_PASSWORD={secret}\n".encode()).decode()
+_add(f"{TS} INFO secret volume content: {blob}", blob)
+blob = base64.urlsafe_b64encode(json.dumps({"user": "etl", "password": _password()}).encode()).decode()
+_add(f"{TS} DEBUG state blob {blob} restored", blob)
+# Secrets inside exception reprs (Prefect's state message and tracebacks print them).
+secret = _chars(ALNUM, 6) + "'" + _chars(ALNUM, 6)  # a quote in the password: the repr escapes it or not
+message = repr(RuntimeError(f"connection failed: host=db user=dalgo password={secret} dbname=crm"))
+_add(f"{TS} ERROR Flow run encountered an exception: {message}", *secret.split("'"))
+message = repr(RuntimeError(f'connection failed: "host=db" password={secret} dbname=crm'))
+_add(f"{TS} ERROR Flow run encountered an exception: {message}", *[part for part in secret.split("'") if len(part) >= 4])
+secret = _password()
+_add(f"{TS} ERROR Task run failed with exception: {repr(ValueError({'host': 'db', 'password': secret}))}", secret)
+secret = _password()
+_add(f"{TS} ERROR {repr(ValueError(repr({'password': secret})))} - retrying", secret)
+secret = _password()
+_add(f"{TS} ERROR Crash detected! {repr(KeyError({'password': secret.encode()}))}", secret)
+secret = _chars(URLSAFE, 30)
+_add(f"{TS} ERROR {repr(RuntimeError(f'PasswordAuth(username=dalgo, password=SecretStr({secret!r}))'))}", secret)
+
+PASSED_THROUGH: list[tuple[str, list[str]]] = _entries[_passed_through_from:]
 SECRET_LINES: list[tuple[str, list[str]]] = _entries
 
 ORDINARY_LINES: list[str] = [
@@ -264,4 +331,18 @@ ORDINARY_LINES: list[str] = [
     "git@github.com:ngo/dbt-project.git fetched",
     "ssh://git@github.com/ngo/dbt-project.git",
     "https://user@example.org/path",
+    # near misses of the shapes above: a port and a path holding "@", -p as a port or a parent flag,
+    # hashes and ids beside AWS words, base64 that decodes to ordinary data, dbt's PASS count
+    "GET https://registry.npmjs.org:443/@babel/core 200",
+    "see https://medium.com/@dalgo/how-we-sync-1a2b3c",
+    "mkdir -p /tmp/dbt && psql -p 5432 -h db -U dalgo -c 'select 1'",
+    "mysql -h db -u root -p crm",
+    "aws s3 cp s3://ngo-lake/raw/2024/05/01/users.jsonl . (etag 9b2cf535f27731c974343645a3985328)",
+    "aws-sdk commit 3f786850e387550fdab836ed7e6dc881de23001b built",
+    "AWS request id 4f2c6a1e-0b7d-4c3a-9e55-2d1f7a9c8b01 for upload of sites.parquet",
+    "state: eyJzdHJlYW0iOiAidXNlcnMiLCAiY3Vyc29yIjogIjIwMjQtMDUtMDFUMTI6MDA6MDBaIn0=",
+    "Done. PASS=7 WARN=0 ERROR=1 SKIP=0 TOTAL=8",
+    "14:05:19  1 of 4 PASS not_null_stg_customers_id ...................... [PASS in 0.05s]",
+    "Authorization: Bearer [REDACTED:bearer_token] sent",
+    "connecting to https://cloud.getdbt.com:443/api/v2/accounts/12/runs",
 ]

@@ -98,8 +98,9 @@ def summary_lines(session: LlmSession) -> list[str]:
 
 def failure_message(delivery: FailureDelivery, session: LlmSession | None, org_name: str) -> MessageText:
     """The failure message: the run, then the summary (or where it will be), then the page's link."""
-    run = delivery.flow_run_name or delivery.flow_run_id
-    pipeline = delivery.pipeline_name or run
+    # Names are the user's text: redacted like everything else (a run named after a connection string).
+    run = redact_text(delivery.flow_run_name or delivery.flow_run_id)
+    pipeline = redact_text(delivery.pipeline_name) or run
     title = f": {plain(session.title, 120)}" if session is not None else ""
     subject = f"Dalgo: {pipeline} {delivery.state_name.lower()}{title}"[:300]
     step = (session.failed_step or {}) if session is not None else {}

@@ -6,17 +6,22 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ddpui.core.notify.deliveries import resend
-from ddpui.core.summaries.on_demand import queue_unless_ready
+from ddpui.core.summaries.on_demand import RegenerateLimitReached, regenerate_session
 from ddpui.core.webhooks.intake import enqueue_notification_handler
 from ddpui.models import FailureDelivery, LlmSession, Notification, NotificationStatus
 
 
 def regenerate_summaries(sessions: QuerySet[LlmSession]) -> int:
-    """Queue each summary's regeneration (the same path as Dalgo's regenerate=1: the LLM gate applies)."""
+    """Queue each summary's regeneration by the users' path (Dalgo's regenerate=1): its limits and the LLM gate
+    apply, and the summary shown stays until the new one is made. Returns how many were queued."""
     count = 0
     for session in sessions:
-        queue_unless_ready(session, regenerate=True)
-        count += 1
+        try:
+            before = session.regenerating_since, session.status
+            after = regenerate_session(session, orguser=None)
+        except RegenerateLimitReached:
+            continue
+        count += (after.regenerating_since, after.status) != before
     return count
 
 

@@ -1,5 +1,5 @@
-"""Missed webhooks: Prefect's call-webhook never retries, so a sweep asks Prefect for failed root runs of our
-deployments and feeds any we have not summarized through the normal handler (as if the webhook had come)."""
+"""Missed webhooks: Prefect's call-webhook never retries, so a sweep asks Prefect for failed root runs (and runs
+whose dbt tests failed) of our deployments and feeds any we have not summarized through the normal handler (as if the webhook had come)."""
 
 import logging
 from datetime import timedelta
@@ -9,6 +9,7 @@ from django.utils import timezone
 from prefect.client.schemas.objects import StateType
 
 from ddpui.clients import prefect
+from ddpui.core.flow_runs import DBT_TEST_FAILED
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import ParsedNotification
@@ -24,9 +25,10 @@ def enqueue_missed_failures() -> int:
     """Record a notification for each failed root run with no summary; returns how many were new."""
     deployment_ids = list(OrgDataFlow.objects.values_list("deployment_id", flat=True))
     since = timezone.now() - timedelta(hours=settings.RECONCILE_LOOKBACK_HOURS)
+    # Failed runs by type; failed dbt tests by Dalgo's own state name (a COMPLETED type).
     runs = prefect.read_ended_root_flow_runs(
         deployment_ids=deployment_ids, state_types=[StateType.FAILED, StateType.CRASHED], ended_after=since
-    )
+    ) + prefect.read_ended_root_flow_runs(deployment_ids=deployment_ids, state_names=[DBT_TEST_FAILED], ended_after=since)
     summarized = set(
         LlmSession.objects.filter(flow_run_id__in=[str(run.id) for run in runs]).values_list("flow_run_id", flat=True)
     )

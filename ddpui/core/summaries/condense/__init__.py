@@ -24,22 +24,22 @@ the Excerpt), packing (the budget and the rendering).
 from collections.abc import Iterable, Sequence
 
 from ddpui.core.summaries.condense.excerpt import Excerpt, build_excerpt
-from ddpui.core.summaries.condense.lines import LogLine
+from ddpui.core.summaries.condense.lines import LogGap, LogLine
 from ddpui.core.summaries.condense.reader import Reader
 from ddpui.core.summaries.condense.scoring import score_line
 
-__all__ = ["DEFAULT_BUDGET_TOKENS", "Excerpt", "LogLine", "condense", "score_line"]
+__all__ = ["DEFAULT_BUDGET_TOKENS", "Excerpt", "LogGap", "LogLine", "condense", "score_line"]
 
 DEFAULT_BUDGET_TOKENS = 3000
 
 
 def condense(
-    lines: Iterable[str | LogLine], *, structured: Sequence[str] = (), budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    lines: Iterable[str | LogLine | LogGap], *, structured: Sequence[str] = (), budget_tokens: int = DEFAULT_BUDGET_TOKENS
 ) -> Excerpt:
     """Condense a failed step's log into a redacted, numbered excerpt within ``budget_tokens``.
 
     ``lines`` is any iterable of strings or LogLines (read once, lazily; a whole log as one string is
-    split into lines). ``structured`` evidence (e.g. Airbyte's failureSummary, Prefect's state message)
+    split into lines), with a LogGap where lines were not read. ``structured`` evidence (e.g. Airbyte's failureSummary, Prefect's state message)
     comes first and is always kept, redacted. See the module docstring for how lines are chosen."""
     if isinstance(lines, str):
         lines = lines.splitlines()

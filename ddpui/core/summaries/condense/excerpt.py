@@ -48,6 +48,7 @@ class Excerpt:
     tokens_out: int
     budget: int
     omitted: int  # input lines neither shown nor folded into a shown line
+    skipped: int = 0  # of the omitted lines, those never read (the middle of a huge log)
 
 
 def build_excerpt(reader: Reader, structured: Sequence[str], budget: int) -> Excerpt:
@@ -57,7 +58,7 @@ def build_excerpt(reader: Reader, structured: Sequence[str], budget: int) -> Exc
     key_incidents = root_cause_incidents(ranked)
     key_lines = root_cause_lines(key_incidents, reader.recent)
     structured_text = structured_items(structured, budget)
-    packer = Packer(reader.count, budget, structured_text)
+    packer = Packer(reader.count, budget, structured_text, reader.skipped)
     offer_all(packer, reader, ranked, key_incidents, key_lines)
     text, shown = packer.render()
     return Excerpt(
@@ -70,6 +71,7 @@ def build_excerpt(reader: Reader, structured: Sequence[str], budget: int) -> Exc
         tokens_out=estimate_tokens(text),
         budget=budget,
         omitted=packer.omitted(),
+        skipped=sum(last - first + 1 for first, last in reader.skipped),
     )
 
 

@@ -28,6 +28,14 @@ class LogLine:
     timestamp: str | None = None
 
 
+@dataclass(frozen=True)
+class LogGap:
+    """Lines of the log that were not read (the middle of a huge log): counted and numbered past, so the
+    lines after them keep their place, and named in the excerpt; each unread log record counts as one line."""
+
+    lines: int
+
+
 @dataclass(slots=True)
 class Line:
     """A line as read: original number, redacted text, and the level/timestamp given by the source."""

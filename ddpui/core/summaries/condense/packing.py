@@ -3,6 +3,7 @@ note and the gap markers it adds or removes) fits the token budget, then renderi
 original line numbers, gap markers for what was left out and fold notes for repeats."""
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ddpui.core.summaries.condense.lines import Line
@@ -26,9 +27,12 @@ class Candidate:
 class Packer:
     """Greedy budgeted selection of lines, then rendering with gap markers and fold notes."""
 
-    def __init__(self, lines_in: int, budget: int, structured: list[str]) -> None:
-        """Start with the fixed parts (header and structured evidence) already counted."""
+    def __init__(self, lines_in: int, budget: int, structured: list[str],
+                 skipped: Sequence[tuple[int, int]] = ()) -> None:
+        """Start with the fixed parts (header and structured evidence) already counted. ``skipped`` are the
+        (first, last) line numbers that were never read (the middle of a huge log)."""
         self.lines_in = lines_in
+        self.skipped = sorted(skipped)
         self.budget = budget
         self.structured = structured
         self.width = max(4, len(str(lines_in)))
@@ -80,6 +84,25 @@ class Packer:
         """A gap marker for ``count`` omitted lines."""
         return f"{'':>{self.width}}   ... {count:,} line{'s' if count != 1 else ''} omitted ..."
 
+    def _unread_text(self, count: int) -> str:
+        """The marker of ``count`` lines that were not read at all (it counts as omitted lines too)."""
+        return f"{'':>{self.width}}   ... {count:,} lines omitted: not read, the log is too long ..."
+
+    def _gap_lines(self, first: int, last: int) -> list[str]:
+        """Markers for the omitted lines ``first..last``: stretches that were not read are named apart."""
+        out = []
+        position = first
+        for skip_first, skip_last in self.skipped:
+            if skip_last < position or skip_first > last:
+                continue
+            if skip_first > position:
+                out.append(self._gap_text(skip_first - position))
+            out.append(self._unread_text(min(skip_last, last) - max(skip_first, position) + 1))
+            position = min(skip_last, last) + 1
+        if position <= last:
+            out.append(self._gap_text(last - position + 1))
+        return out
+
     def _header(self) -> list[str]:
         """The fixed lines before the numbered excerpt."""
         header = []
@@ -87,7 +110,11 @@ class Packer:
             header.append("Structured evidence:")
             header.extend(f"- {item}" for item in self.structured)
             header.append("")
-        header.append(f"Log excerpt ({self.lines_in:,} lines; original line numbers):")
+        unread = sum(last - first + 1 for first, last in self.skipped)
+        if unread:
+            header.append(f"Log excerpt ({self.lines_in:,} lines, {unread:,} of them not read; original line numbers):")
+        else:
+            header.append(f"Log excerpt ({self.lines_in:,} lines; original line numbers):")
         return header
 
     def _gap_delta(self, start: int, end: int) -> int:
@@ -111,6 +138,8 @@ class Packer:
         gap_cost = estimate_tokens(self._gap_text(10**9)) + 1
         spent = sum(estimate_tokens(text) + 1 for text in self._header())
         spent += gap_cost if self.lines_in else 0
+        # An unread stretch splits its gap in up to three markers.
+        spent += len(self.skipped) * (2 * gap_cost + estimate_tokens(self._unread_text(10**9)) + 1)
         ordered = sorted(self.candidates.values(), key=lambda candidate: (-candidate.priority, candidate.line.number))
         for candidate in ordered:
             start, end = candidate.line.number, candidate.covers_until
@@ -140,13 +169,13 @@ class Packer:
         next_expected = 1
         for start, end in zip(self.starts, self.ends, strict=True):
             if start > next_expected:
-                out.append(self._gap_text(start - next_expected))
+                out.extend(self._gap_lines(next_expected, start - 1))
             candidate = self.chosen[start]
             out.extend(self._line_text(candidate))
             shown.append((start, candidate.line.rendered(candidate.max_chars)))
             next_expected = end + 1
         if self.lines_in >= next_expected:
-            out.append(self._gap_text(self.lines_in - next_expected + 1))
+            out.extend(self._gap_lines(next_expected, self.lines_in))
         return "\n".join(out), shown
 
     def omitted(self) -> int:

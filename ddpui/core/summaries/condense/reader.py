@@ -17,6 +17,7 @@ from ddpui.core.summaries.condense.lines import (
     RECORD_START,
     WARN_LEVELS,
     Line,
+    LogGap,
     LogLine,
     body_of,
     cut_middle,
@@ -84,11 +85,16 @@ class Reader:
         self.cue_cache: dict[bytes, tuple[bool, bool]] = {}
         self.verdicts: dict[bytes, tuple[bool, int, str]] = {}
         self.tally = TokenTally()
+        self.skipped: list[tuple[int, int]] = []  # (first, last) line numbers not read
 
     # --- reading ---
 
-    def feed(self, item: str | LogLine) -> None:
-        """Read one input item (a string or LogLine; embedded newlines make several lines)."""
+    def feed(self, item: str | LogLine | LogGap) -> None:
+        """Read one input item (a string or LogLine; embedded newlines make several lines; a LogGap stands
+        for lines that were not read)."""
+        if isinstance(item, LogGap):
+            self.skip(item.lines)
+            return
         if isinstance(item, LogLine):
             text, level, stamp = item.text or "", level_name(item.level), item.timestamp
         else:
@@ -101,6 +107,17 @@ class Reader:
                 self._read(part, level if index == 0 else None, stamp if index == 0 else None)
         else:
             self._read(text, level, stamp)
+
+    def skip(self, count: int) -> None:
+        """Number past ``count`` lines that were not read. Nothing spans the gap: a traceback being read ends,
+        open incidents take no more context, and the recent lines restart after it."""
+        if count <= 0:
+            return
+        self.close()
+        self.open = []
+        self.recent.clear()
+        self.skipped.append((self.count + 1, self.count + count))
+        self.count += count
 
     def _read(self, text: str, level: str | None, stamp: str | None) -> None:
         """Redact, store and classify one physical line."""

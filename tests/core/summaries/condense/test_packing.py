@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from ddpui.core.summaries.condense import condense
+from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, LogGap, condense
 from tests.core.summaries.condense.helpers import assert_budget, noise
 
 
@@ -25,3 +25,16 @@ def test_gap_markers_and_counts_add_up():
     assert excerpt.lines_in == 10001
     assert any(number == 5001 for number, _ in excerpt.lines)
     assert "\n 5001 | 2024-05-01 12:00:00 ERROR something broke" in excerpt.text
+
+
+def test_lines_not_read_are_numbered_past_and_named_apart_from_omitted_ones():
+    lines = noise(50) + [LogGap(lines=1_000_000)] + noise(50, seed=2)
+    lines.append("2024-05-01 12:00:00 ERROR sync failed: disk quota exceeded")
+    excerpt = condense(lines)
+    assert excerpt.lines_in == 1_000_101 and excerpt.skipped == 1_000_000
+    assert excerpt.key_lines[0] == (1_000_101, "2024-05-01 12:00:00 ERROR sync failed: disk quota exceeded")
+    assert "Log excerpt (1,000,101 lines, 1,000,000 of them not read; original line numbers):" in excerpt.text
+    assert "... 1,000,000 lines omitted: not read, the log is too long ..." in excerpt.text
+    omitted = sum(int(count.replace(",", "")) for count in re.findall(r"\.\.\. ([\d,]+) lines? omitted", excerpt.text))
+    assert omitted == excerpt.omitted
+    assert_budget(excerpt, DEFAULT_BUDGET_TOKENS)
