@@ -1,5 +1,5 @@
 """Everything one end-to-end run needs, started in order and stopped in reverse: the Airbyte stand-in, a real
-Prefect server, the flow runner, the database, gunicorn, the qcluster; then Prefect is configured to call us
+Prefect server, the flow runner, the database, the web server (nginx + gunicorn), the qcluster; then Prefect is configured to call us
 with the project's own `setup_prefect_webhook` command."""
 
 import secrets
@@ -105,7 +105,7 @@ def start_stack(
         migrate(stack.env, run_dir / "migrate.log")
         progress("waiting for Prefect")
         wait_for_prefect_server(stack.prefect, progress=waiting)
-        progress("starting the flow runner, gunicorn and the qcluster")
+        progress("starting the flow runner, the web server (nginx + gunicorn) and the qcluster")
         stack.flows = start_flow_server(
             stack.processes, prefect_python, api_url=stack.prefect.api_url, airbyte_api_url=stack.airbyte.api_url
         )

@@ -18,6 +18,8 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from ddpui.clients.deadline import deadline, deadline_client
+
 RESPONSE_FORMAT_ORDER = ("json_schema", "json_object", "none")
 # An error answer whose text says this is about the response format (not the key, the model or the load).
 FORMAT_COMPLAINT = re.compile(r"response_format|response format|json_schema|json_object|schema|grammar", re.IGNORECASE)
@@ -68,6 +70,7 @@ def make_client() -> openai.OpenAI:
             base_url=settings.OPENAI_BASE_URL or None,
             timeout=settings.LLM_TIMEOUT_SECONDS,
             max_retries=0,
+            http_client=deadline_client(settings.LLM_TIMEOUT_SECONDS),
         )
         OPEN_CLIENTS[key] = client
     return client
@@ -126,9 +129,17 @@ def retry_after_seconds(exc: openai.APIStatusError) -> float | None:
 def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
     """One chat completion asking for JSON that follows `schema`; raises LlmError on failure.
 
-    An answer cut at LLM_MAX_OUTPUT_TOKENS (finish_reason "length") is a format error: at temperature 0 the
-    same request would be cut again, so it is not transient.
+    The whole call, fallbacks to plainer response formats included, ends within LLM_TIMEOUT_SECONDS of
+    wall-clock time: a server trickling its answer byte by byte cannot hold a worker longer. An answer cut at
+    LLM_MAX_OUTPUT_TOKENS (finish_reason "length") is a format error: at temperature 0 the same request would be
+    cut again, so it is not transient.
     """
+    with deadline(settings.LLM_TIMEOUT_SECONDS):
+        return chat_json_within_deadline(messages, schema=schema)
+
+
+def chat_json_within_deadline(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
+    """chat_json's work, under the caller's deadline."""
     client = make_client()
     modes = modes_to_try()
     began = time.monotonic()
