@@ -16,11 +16,13 @@ summarize offline. Prints one table row per log:
   category replaced it) and offline.
 
 `--tokens` also prints, per log, the excerpt's token estimate beside the model tokenizer's real count
-(llama-cpp-python's /extras/tokenize/count), the figures kept in tests/fixtures/qwen_token_counts.json.
-A 1.5B model takes about 1-2 minutes per log on 2 CPU cores.
+(llama-cpp-python's /extras/tokenize/count). `--token-fixture` only counts (no summaries) and prints the JSON
+kept in tests/fixtures/qwen_token_counts.json: each shared log's real token count, raw and numbered as an
+excerpt numbers lines. A 1.5B model takes about 1-2 minutes per log on 2 CPU cores.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -70,6 +72,22 @@ def real_token_count(base_url: str, model: str, text: str) -> int:
     response = httpx.post(f"{root}/extras/tokenize/count", json={"input": text, "model": model}, timeout=120)
     response.raise_for_status()
     return int(response.json()["count"])
+
+
+def numbered_text(lines: list[str]) -> str:
+    """A log's lines numbered the way an excerpt numbers them ("  12 | text")."""
+    width = len(str(len(lines)))
+    return "\n".join(f"{number:>{width}} | {text}" for number, text in enumerate(lines, start=1))
+
+
+def token_fixture(base_url: str, model: str) -> list[dict]:
+    """Each shared log's real token count under the model's tokenizer, raw and numbered."""
+    return [
+        {"file": label["file"], "system": label["system"],
+         "raw_tokens": real_token_count(base_url, model, "\n".join(label["lines"])),
+         "numbered_tokens": real_token_count(base_url, model, numbered_text(label["lines"]))}
+        for label in load_labels()
+    ]
 
 
 def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None:
@@ -136,14 +154,19 @@ def main() -> None:
     parser.add_argument("--model-name", default="", help="the model name to ask a running server for")
     parser.add_argument("--logs", type=int, default=None, help="only the first N shared logs")
     parser.add_argument("--tokens", action="store_true", help="also compare the token estimate with real counts")
+    parser.add_argument("--token-fixture", action="store_true", help="only print the real token counts as JSON")
     args = parser.parse_args()
-    if args.base_url:
-        run(args.base_url, args.model_name or MODELS[args.model].name, args.logs, args.tokens)
-        return
     stack = ProcessStack(Path(tempfile.mkdtemp(prefix="bench-llm-")))
     try:
-        server = start_llm_server(stack, args.model, progress=print)
-        run(server.base_url, server.model, args.logs, args.tokens)
+        if args.base_url:
+            base_url, model = args.base_url, args.model_name or MODELS[args.model].name
+        else:
+            server = start_llm_server(stack, args.model, progress=print)
+            base_url, model = server.base_url, server.model
+        if args.token_fixture:
+            print(json.dumps(token_fixture(base_url, model), indent=1))
+        else:
+            run(base_url, model, args.logs, args.tokens)
     finally:
         stack.stop_all()
 
