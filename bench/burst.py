@@ -17,23 +17,25 @@ import time
 from dataclasses import dataclass
 
 import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
-
-from bench.load import closed_loop, table  # noqa: E402
-from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
-)
-from harness.app import start_cluster  # noqa: E402
-from harness.processes import ProcessStack, wait_until  # noqa: E402
-from standins.airbyte_api import AirbyteStandin  # noqa: E402
-from standins.llm_api import LlmStandin  # noqa: E402
-from standins.prefect_api import PrefectStandin  # noqa: E402
-
 from django.db import connections  # noqa: E402
 from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.failures import add_failed_run, bench_org, deployment, failure_body  # noqa: E402
+from bench.load import closed_loop, table  # noqa: E402
+from bench.processes import (  # noqa: E402
+    WEBHOOK_KEY,
+    bench_env,
+    fresh_database,
+    run_directory,
+    start_gunicorn,
+)
 from ddpui.models import LlmSession, Notification, SummaryStatus  # noqa: E402
+from harness.app import start_cluster  # noqa: E402
+from harness.processes import ProcessStack, wait_until  # noqa: E402
+from standins.airbyte_api import AirbyteStandin  # noqa: E402
+from standins.llm_api import LlmStandin  # noqa: E402
+from standins.prefect_api import PrefectStandin  # noqa: E402
 
 LLM_LATENCY_SECONDS = 1.0
 DRAIN_TIMEOUT_SECONDS = 900

@@ -9,7 +9,7 @@ from itertools import product
 
 from django.contrib.auth import get_user_model
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgUser, OrgUserRole
 from harness.dalgo_org import dbt_step, pipeline_parameters
 from harness.flows.catalog import DBT_ERROR_DETAIL, STEP_FAILS, dbt_error_line

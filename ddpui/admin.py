@@ -4,11 +4,13 @@
 import json
 
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from ddpui.models import (
     AirbyteJob,
     ApiToken,
+    AuthFailureWindow,
     LlmSession,
     Notification,
     Org,
@@ -16,6 +18,8 @@ from ddpui.models import (
     OrgTask,
     OrgUser,
     PrefectFlowRun,
+    RevokedToken,
+    SummaryRegeneration,
     TaskLock,
 )
 
@@ -30,9 +34,10 @@ class OrgAdmin(admin.ModelAdmin):
 
 @admin.register(OrgUser)
 class OrgUserAdmin(admin.ModelAdmin):
-    """Org users and their roles."""
+    """Memberships: a user's role in one org (a user may have several)."""
 
     list_display = ("user", "org", "role", "created_at")
+    autocomplete_fields = ("user",)
     list_filter = ("role", "org")
     search_fields = ("user__username", "user__email", "org__slug")
 
@@ -44,6 +49,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "orguser", "name", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     readonly_fields = ("token_hash", "prefix", "created_at", "last_used_at")
+
+
+@admin.register(RevokedToken)
+class RevokedTokenAdmin(admin.ModelAdmin):
+    """JWTs ended by a logout (only their ids; pruned once expired)."""
+
+    list_display = ("jti", "expires_at", "revoked_at")
+    readonly_fields = ("jti", "expires_at", "revoked_at")
 
 
 @admin.register(OrgDataFlow)
@@ -103,19 +116,36 @@ class NotificationAdmin(admin.ModelAdmin):
 class LlmSessionAdmin(admin.ModelAdmin):
     """Failure summaries, readable: failed step, title, summary, fix steps, evidence."""
 
-    list_display = ("created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "title")
-    list_filter = ("status", "category", "provider", "trigger", "org")
+    list_display = (
+        "created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "grounded", "title"
+    )
+    list_filter = ("status", "category", "provider", "grounded", "trigger", "org")
     search_fields = ("flow_run_id", "title", "fingerprint", "public_id")
     readonly_fields = ("failed_step_readable", "fix_steps_readable", "evidence_readable", "timings")
     fieldsets = (
         (None, {"fields": ("org", "flow_run_id", "status", "last_error", "attempts", "next_attempt_at")}),
-        ("Failed step", {"fields": ("failed_step_readable",)}),
-        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "is_transient", "confidence")}),
+        ("Asked and made", {"fields": ("trigger", "requested_at", "ready_at", "regenerating_since")}),
+        ("Failed step", {"fields": ("failed_step_readable", "node_ids")}),
+        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "model_category", "is_transient",
+                                "confidence", "grounded")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
         ("Evidence", {"fields": ("evidence_readable", "excerpt")}),
         ("How it was made", {"fields": ("provider", "model", "prompt_version", "tokens_in", "tokens_out",
                                         "latency_ms", "fingerprint", "reused_from", "timings")}),
     )
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, headed by how many model summaries were grounded (of those the filters select)."""
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            counts = changelist.queryset.filter(grounded__isnull=False).aggregate(
+                grounded_count=Count("pk", filter=Q(grounded=True)),
+                not_grounded_count=Count("pk", filter=Q(grounded=False)),
+                disputed_count=Count("pk", filter=~Q(model_category="")),
+            )
+            response.context_data["grounding_counts"] = counts
+        return response
 
     @admin.display(description="Step")
     def step_label(self, session: LlmSession) -> str:
@@ -138,3 +168,22 @@ class LlmSessionAdmin(admin.ModelAdmin):
         """The evidence lines with their line numbers."""
         rows = ((item.get("line"), item.get("text")) for item in session.evidence or [])
         return format_html("<pre>{}</pre>", format_html_join("\n", "{:>6} | {}", rows))
+
+
+@admin.register(AuthFailureWindow)
+class AuthFailureWindowAdmin(admin.ModelAdmin):
+    """Failed-authentication counters: who failed how often (the alert's record); read-only."""
+
+    list_display = ("scope", "client", "failures", "window_started_at")
+    list_filter = ("scope",)
+    ordering = ("-failures",)
+    readonly_fields = ("scope", "client", "failures", "window_started_at")
+
+
+@admin.register(SummaryRegeneration)
+class SummaryRegenerationAdmin(admin.ModelAdmin):
+    """Users' regenerates: what counts against each org's daily cap."""
+
+    list_display = ("requested_at", "org", "session", "orguser")
+    list_filter = ("org",)
+    date_hierarchy = "requested_at"

@@ -4,7 +4,10 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.module_loading import import_string
 
-ENSURE_SCHEDULES = "ddpui.core.schedules.ensure_schedules"
+# Registers the start-up checks (the secret key) with Django's check framework.
+from ddpui import checks  # noqa: F401
+
+ENSURE_SCHEDULES = "ddpui.core.queueing.schedules.ensure_schedules"
 
 
 def ensure_schedules_after_migrate(**kwargs) -> None:

@@ -28,7 +28,11 @@ BUILD_TIMEOUT_SECONDS = 600
 LOCK_TIMEOUT_SECONDS = BUILD_TIMEOUT_SECONDS + 60
 
 
-class PrefectVenvUnavailable(RuntimeError):
+class BuildUnavailable(RuntimeError):
+    """Something cached (a virtualenv, a model) could not be built or fetched (typically: no network to PyPI)."""
+
+
+class PrefectVenvUnavailable(BuildUnavailable):
     """The prefect virtualenv could not be built (typically: no network to PyPI)."""
 
 
@@ -55,19 +59,21 @@ def python_path(directory: Path) -> Path:
 
 
 @contextmanager
-def build_lock(directory: Path):
-    """Hold an exclusive lock beside the venv for the duration of a build (bounded wait)."""
+def build_lock(
+    directory: Path, *, timeout: float = LOCK_TIMEOUT_SECONDS, error: type[BuildUnavailable] = PrefectVenvUnavailable
+):
+    """Hold an exclusive lock beside `directory` for the duration of a build (bounded wait, then `error`)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     lock_file = directory.parent / f"{directory.name}.lock"
     with open(lock_file, "w") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PrefectVenvUnavailable(f"another build held {lock_file} for too long")
+                    raise error(f"another build held {lock_file} for too long") from None
                 time.sleep(1)
         try:
             yield
@@ -75,14 +81,17 @@ def build_lock(directory: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_build_step(command: list[str], log) -> None:
-    """Run one build command, its output appended to the build log; a failure says where to look."""
+def run_build_step(
+    command: list[str], log, *, timeout: float = BUILD_TIMEOUT_SECONDS,
+    error: type[BuildUnavailable] = PrefectVenvUnavailable,
+) -> None:
+    """Run one build command, its output appended to the build log; a failure (`error`) says where to look."""
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
     try:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=BUILD_TIMEOUT_SECONDS)
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=timeout)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        raise PrefectVenvUnavailable(f"{' '.join(command[:4])} ... failed ({exc}); see {log.name}") from exc
+        raise error(f"{' '.join(command[:4])} ... failed ({exc}); see {log.name}") from exc
 
 
 def ensure_prefect_venv(progress=None, version: str | None = None) -> Path:

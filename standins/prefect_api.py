@@ -2,6 +2,7 @@
 SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph."""
 
 import datetime
+import json
 import threading
 import time
 import uuid
@@ -275,6 +276,11 @@ class PrefectStandin(StandinServer):
         self._flow_runs: dict[str, dict] = {}
         self._task_runs: dict[str, dict] = {}
         self._logs: list[dict] = []
+        # A paged read of a million-line log asks the same query hundreds of times: its filtered, sorted
+        # result (and the filter's matches, for the same filter in another order) is kept while no log is
+        # added and every stored log is visible.
+        self._log_queries: dict[str, tuple[int, list[dict]]] = {}
+        self._logs_visible_from = 0.0  # monotonic time from which every stored log is visible
         self._register_routes()
 
     @property
@@ -524,6 +530,7 @@ class PrefectStandin(StandinServer):
             timestamp += step
         with self._store_lock:
             self._logs.extend(stored)
+            self._logs_visible_from = max(self._logs_visible_from, visible_at)
         return [_public(r) for r in stored]
 
     def set_flow_run_state(
@@ -617,10 +624,29 @@ class PrefectStandin(StandinServer):
         self._refuse_other_filters(body, {"logs"})
         _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
         now = time.monotonic()
+        matching = json.dumps(body.get("logs"), sort_keys=True, default=str)
+        query = f"{matching} {body.get('sort')}"
         with self._store_lock:
-            logs = [log for log in self._logs if log["_visible_at"] <= now]
-        logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+            stored = len(self._logs)
+            cacheable = now >= self._logs_visible_from
+            cached = self._log_queries.get(query)
+            if cacheable and cached is not None and cached[0] == stored:
+                return 200, [_public(log) for log in _page(cached[1], body, self.default_limit)]
+            filtered = self._log_queries.get(matching)
+            if not (cacheable and filtered is not None and filtered[0] == stored):
+                filtered = None
+                logs = [log for log in self._logs if log["_visible_at"] <= now]
+        if filtered is None:
+            logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+        else:
+            logs = filtered[1]  # the same filter's matches, kept by an earlier read in another order
         logs = _sorted(logs, body.get("sort"), LOG_SORTS, "TIMESTAMP_ASC")
+        if cacheable:
+            with self._store_lock:
+                if len(self._log_queries) >= 16:
+                    self._log_queries.clear()
+                self._log_queries[query] = (stored, logs)
+                self._log_queries[matching] = (stored, logs)
         return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
 
     def _graph(self, request: RecordedRequest, id: str) -> tuple:

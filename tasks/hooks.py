@@ -4,8 +4,8 @@ import logging
 
 from django_q.models import Task
 
-from ddpui.core.summaries.store import mark_failed_by_hook
 from ddpui.core.summaries.queue import PRODUCE_SESSION_TASK, SUMMARIZE_FLOW_RUN_TASK
+from ddpui.core.summaries.store import mark_failed_by_hook
 from ddpui.models import LlmSession, SummaryStatus
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ def on_task_failure(task: Task) -> None:
     logger.error("task %s (%s) failed: args=%r kwargs=%r error=%s", task.name, task.func, task.args, task.kwargs, task.result)
     args = list(task.args or ())
     if task.func == PRODUCE_SESSION_TASK and args:
-        mark_failed_by_hook(int(args[0]), str(task.result))
+        regenerate = bool((task.kwargs or {}).get("regenerate"))
+        mark_failed_by_hook(int(args[0]), str(task.result), regenerate=regenerate)
     elif task.func == SUMMARIZE_FLOW_RUN_TASK and args:
         for session_id in LlmSession.objects.filter(
             flow_run_id=str(args[0]), status=SummaryStatus.PENDING

@@ -1,6 +1,6 @@
 """Django-Q2 entry points for housekeeping."""
 
-from ddpui.core.retention import prune_old_records
+from ddpui.core.operations.retention import prune_old_records
 
 
 def prune() -> dict[str, int]:

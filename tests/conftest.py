@@ -10,11 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.contrib.auth import get_user_model
+from django.db import connection
 from model_bakery import baker
 
-from ddpui.core.tokens import issue_token
+from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgDataFlow, OrgTask, OrgUser, OrgUserRole
 from standins.airbyte_api import AirbyteStandin, failure
 from standins.llm_api import LlmStandin
@@ -41,7 +41,7 @@ def org(db) -> Org:
 def manager(org) -> OrgUser:
     """A manager of `org` with an email address."""
     user = get_user_model().objects.create(username="manager@ngo.test", email="manager@ngo.test")
-    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ACCOUNT_MANAGER)
+    return OrgUser.objects.create(user=user, org=org, role=OrgUserRole.SUPER_ADMIN)
 
 
 @pytest.fixture
@@ -219,6 +219,9 @@ def process_env(settings, **overrides) -> dict[str, str]:
     database = connection.settings_dict
     env = {
         **os.environ,
+        # The app's own settings, with this session's key: tasks signed here are accepted there.
+        "DJANGO_SETTINGS_MODULE": "ddpui.settings",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "PREFECT_API_URL": settings.PREFECT_API_URL,
         "PREFECT_NOTIFICATIONS_WEBHOOK_KEY": settings.PREFECT_NOTIFICATIONS_WEBHOOK_KEY,

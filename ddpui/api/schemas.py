@@ -5,6 +5,7 @@ from typing import Any
 
 from ninja import Schema
 
+from ddpui.core.summaries.public import public_error, public_text, public_value
 from ddpui.models import LlmSession
 
 
@@ -71,18 +72,18 @@ def reused_from_info(session: LlmSession) -> dict[str, Any] | None:
 
 
 def summary_out(session: LlmSession) -> dict[str, Any]:
-    """A session as SummaryOut data."""
+    """A session as SummaryOut data: no traceback, server path or internal address in any of its text."""
     return {
         "id": str(session.public_id),
         "flow_run_id": session.flow_run_id,
         "status": session.status,
-        "failed_step": session.failed_step,
-        "title": session.title,
-        "summary": session.summary,
-        "root_cause": session.root_cause,
+        "failed_step": public_value(session.failed_step),
+        "title": public_text(session.title),
+        "summary": public_text(session.summary),
+        "root_cause": public_text(session.root_cause),
         "category": session.category,
-        "fix_steps": session.fix_steps,
-        "evidence": session.evidence,
+        "fix_steps": public_value(session.fix_steps),
+        "evidence": [line for line in public_value(session.evidence) if isinstance(line, dict) and line.get("text")],
         "is_transient": session.is_transient,
         "confidence": session.confidence,
         "provider": session.provider,
@@ -93,7 +94,7 @@ def summary_out(session: LlmSession) -> dict[str, Any]:
         "latency_ms": session.latency_ms,
         "fingerprint": session.fingerprint,
         "reused_from": reused_from_info(session),
-        "error": session.last_error or None,
+        "error": public_error(session.last_error),
         "created_at": session.created_at,
         "updated_at": session.updated_at,
     }

@@ -5,8 +5,9 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
-from ddpui.core.flow_runs import FAILURE_STATE_NAMES
+from ddpui.core.flow_runs import SUMMARY_STATE_NAMES
 from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
 from ddpui.models import PrefectFlowRun, SummaryStatus
 
@@ -27,6 +28,7 @@ class SummaryFilters(Schema):
     response={200: SummaryOut | PendingOut, 404: ErrorOut},
     summary="The stored failure summary of a flow run",
 )
+@has_permission(["can_view_pipeline"])
 def flow_run_summary(request: HttpRequest, flow_run_id: str):
     """The stored summary of the run's failed step, or `pending` while it is made; 404 outside the org."""
     org = request.orguser.org
@@ -34,12 +36,13 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
     if session is not None:
         return Status(200, summary_out(session))
     run = PrefectFlowRun.objects.filter(flow_run_id=flow_run_id).first()
-    if run is not None and run.state_name in FAILURE_STATE_NAMES and flow_run_in_org(org, flow_run_id):
+    if run is not None and run.state_name in SUMMARY_STATE_NAMES and flow_run_in_org(org, flow_run_id):
         return Status(200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING})
     return Status(404, {"detail": "no summary for this flow run"})
 
 
 @router.get("/summaries", response=list[SummaryOut], summary="The org's recent failure summaries, newest first")
+@has_permission(["can_view_pipeline"])
 def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
     """Recent summaries of the caller's org, filtered by status and time."""
     sessions = org_sessions(request.orguser.org).select_related("reused_from").defer(*READ_API_SKIPS)

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import Throttled
 
-from ddpui.core.auth_throttle import WEBHOOK_SCOPE, blocked_for_seconds, client_address, record_failure
+from ddpui.core.auth.throttle import WEBHOOK_SCOPE, client_address, refuse_failure
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import NotificationParseError, parse_notification
 
@@ -42,7 +42,11 @@ def key_is_valid(request: HttpRequest) -> bool:
 
 
 def read_body_within_limit(request: HttpRequest) -> bytes | None:
-    """The request body, or None when it is larger than WEBHOOK_MAX_BODY_BYTES (read at most one byte more)."""
+    """The request body, or None when it is larger than WEBHOOK_MAX_BODY_BYTES (read at most one byte more).
+
+    A chunked body has no Content-Length, so Django reads it as empty; a server that decodes chunked bodies and
+    marks the input as ending there (`wsgi.input_terminated`, as gunicorn does) lets us read it ourselves.
+    """
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -50,7 +54,11 @@ def read_body_within_limit(request: HttpRequest) -> bytes | None:
         declared = 0
     if declared > limit:
         return None
-    body = request.read(limit + 1)
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared and request.META.get("wsgi.input_terminated"):
+        body = request.META["wsgi.input"].read(limit + 1)
+    else:
+        body = request.read(limit + 1)
     return None if len(body) > limit else body
 
 
@@ -70,19 +78,18 @@ def read_body_within_limit(request: HttpRequest) -> bytes | None:
 def receive_notification(request: HttpRequest):
     """Record one Prefect notification and queue its handling; a repeated delivery is acknowledged and ignored.
 
-    A client that sent a wrong key too often is refused (429) before its key is compared (no guessing).
+    The right key always passes (Prefect's call-webhook never retries: it must not be locked out by someone
+    else's guesses from the same address). A wrong key is counted; past the limit it gets 429, not 401.
     """
-    client = client_address(request)
-    try:
-        wait = blocked_for_seconds(WEBHOOK_SCOPE, client)
-        if wait is None and not key_is_valid(request):
-            record_failure(WEBHOOK_SCOPE, client)
-            return Status(401, {"detail": "missing or wrong X-Notification-Key"})
-    except DatabaseError:
-        logger.exception("could not check or count failed webhook keys")
-        return Status(503, {"detail": "could not record the notification, try again"})
-    if wait is not None:
-        raise Throttled(wait)
+    if not key_is_valid(request):
+        try:
+            wait = refuse_failure(WEBHOOK_SCOPE, client_address(request))
+        except DatabaseError:
+            logger.exception("could not count a failed webhook key")
+            wait = None
+        if wait is not None:
+            raise Throttled(wait)
+        return Status(401, {"detail": "missing or wrong X-Notification-Key"})
     body = read_body_within_limit(request)
     if body is None:
         return Status(413, {"detail": f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes"})

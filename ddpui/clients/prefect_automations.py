@@ -1,5 +1,5 @@
 """Prefect's block and automation API (through prefect-client): the webhook block and the automations that
-call us. Read, create, update and delete only; deciding what should exist is ddpui.core.prefect_setup's job.
+call us. Read, create, update and delete only; deciding what should exist is ddpui.core.operations.prefect_setup's job.
 """
 
 from uuid import UUID

@@ -6,7 +6,7 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from ddpui.clients import airbyte
-from ddpui.core.summaries.redact import redact_value
+from ddpui.core.redaction import redact_value
 from ddpui.models import AirbyteJob
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,12 @@ from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import Notification, Org
 
-# Root runs that end in these states get a failure summary and an email.
+# Root runs that end in these states get a failure email (as in Dalgo) and a failure summary.
 FAILURE_STATE_NAMES = frozenset({"Failed", "Crashed", "TimedOut"})
+# Dalgo's own state name (type COMPLETED): dbt tests failed and the run went on. Its frontends offer a summary.
+DBT_TEST_FAILED = "DBT_TEST_FAILED"
+# Root runs that end in these states are summarized automatically: the failures, and failed dbt tests.
+SUMMARY_STATE_NAMES = FAILURE_STATE_NAMES | {DBT_TEST_FAILED}
 TERMINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 AIRBYTE_TASK_SLUGS = frozenset({"airbyte-sync", "airbyte-reset", "airbyte-clear"})
 
@@ -43,6 +47,11 @@ class FlowRunInfo:
     def is_failure(self) -> bool:
         """Failed, Crashed or TimedOut."""
         return self.state_name in FAILURE_STATE_NAMES
+
+    @property
+    def needs_summary(self) -> bool:
+        """Failed, Crashed, TimedOut or DBT_TEST_FAILED: the states whose root runs are summarized."""
+        return self.state_name in SUMMARY_STATE_NAMES
 
     @property
     def is_terminal(self) -> bool:

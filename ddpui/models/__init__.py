@@ -1,9 +1,9 @@
 """All ddpui models, importable from ddpui.models."""
 
 from ddpui.models.airbyte import AirbyteJob
-from ddpui.models.auth import AuthFailureWindow
+from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
-from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryStatus
+from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryRegeneration, SummaryStatus
 from ddpui.models.org import (
     MANAGER_ROLES,
     ApiToken,
@@ -32,7 +32,9 @@ __all__ = [
     "OrgUser",
     "OrgUserRole",
     "PrefectFlowRun",
+    "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
+    "SummaryRegeneration",
     "SummaryStatus",
     "TaskLock",
 ]

@@ -1,5 +1,5 @@
 """Failed authentication attempts, counted per client in fixed windows, so brute force is rate-limited
-across every gunicorn worker (and every host) that shares the database."""
+across every gunicorn worker (and every host) that shares the database; and JWTs ended by a logout."""
 
 from django.db import models
 
@@ -20,3 +20,19 @@ class AuthFailureWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.client}: {self.failures} since {self.window_started_at:%H:%M:%S}"
+
+
+class RevokedToken(models.Model):
+    """A JWT (access or refresh) that a logout ended before its expiry: refused from then on by every worker.
+
+    Only the token's `jti` is kept, never the token: simplejwt's own blacklist app stores every refresh token in
+    clear (OutstandingToken.token), which this project does not allow. Rows are pruned once `expires_at` has
+    passed (the token is refused by its own `exp` from then on).
+    """
+
+    jti = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.jti} (until {self.expires_at:%Y-%m-%d %H:%M})"

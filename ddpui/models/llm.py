@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 class SummaryStatus(models.TextChoices):
@@ -36,6 +37,12 @@ class LlmSession(models.Model):
     flow_run_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     step_key = models.CharField(max_length=200, help_text="Which step: task run, subflow, Airbyte job, or flow.")
     task_id = models.CharField(max_length=64, null=True, blank=True, help_text="Prefect task or subflow run id.")
+    node_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Prefect ids of the failed path: each subflow run and its placeholder task run between the root "
+        "run and the failed task run, and that task run. Any of them, clicked in the run's graph, finds this row.",
+    )
     airbyte_job_id = models.BigIntegerField(null=True, blank=True)
     attempt_number = models.IntegerField(null=True, blank=True)
     session_type = models.CharField(max_length=40, default="log_summarization")
@@ -53,6 +60,15 @@ class LlmSession(models.Model):
     evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
     is_transient = models.BooleanField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    grounded = models.BooleanField(
+        null=True, blank=True,
+        help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
+                  "them. Empty for offline summaries.",
+    )
+    model_category = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
+    )
 
     # How it was made.
     provider = models.CharField(max_length=32, blank=True, default="")
@@ -73,6 +89,13 @@ class LlmSession(models.Model):
     feedback = models.TextField(null=True, blank=True)
 
     # Work state.
+    requested_at = models.DateTimeField(
+        default=timezone.now, help_text="When the summary was last asked for: a pending row expires from here."
+    )
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="When the summary shown was made.")
+    regenerating_since = models.DateTimeField(
+        null=True, blank=True, help_text="A regenerate is under way; the summary shown stays until it succeeds."
+    )
     attempts = models.IntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -95,3 +118,18 @@ class LlmSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_run_id or self.airbyte_job_id} {self.step_key} ({self.status})"
+
+
+class SummaryRegeneration(models.Model):
+    """One regenerate a user asked for: counted against the org's daily cap (regenerates cost a model call)."""
+
+    org = models.ForeignKey("ddpui.Org", on_delete=models.CASCADE, related_name="summary_regenerations")
+    session = models.ForeignKey(LlmSession, on_delete=models.CASCADE, related_name="regenerations")
+    orguser = models.ForeignKey("ddpui.OrgUser", null=True, blank=True, on_delete=models.SET_NULL)
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["org", "requested_at"], name="regeneration_org_recent")]
+
+    def __str__(self) -> str:
+        return f"regenerate {self.session_id} ({self.requested_at:%Y-%m-%d %H:%M})"

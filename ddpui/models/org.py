@@ -18,24 +18,28 @@ class Org(models.Model):
 
 
 class OrgUserRole(models.TextChoices):
-    """What an org user may do; managers receive failure emails."""
+    """Dalgo's roles; what each may do is ddpui.core.auth.permissions.ROLE_PERMISSIONS. Managers get failure emails."""
 
-    ACCOUNT_MANAGER = "account-manager", "Account manager"
-    PIPELINE_MANAGER = "pipeline-manager", "Pipeline manager"
+    SUPER_ADMIN = "super-admin", "Super admin"
+    ADMIN = "admin", "Admin"
     ANALYST = "analyst", "Analyst"
-    GUEST = "guest", "Guest"
+    MEMBER = "member", "Member"
 
 
-MANAGER_ROLES = (OrgUserRole.ACCOUNT_MANAGER, OrgUserRole.PIPELINE_MANAGER)
+MANAGER_ROLES = (OrgUserRole.SUPER_ADMIN, OrgUserRole.ADMIN)
 
 
 class OrgUser(models.Model):
-    """A Django user who belongs to exactly one org."""
+    """A Django user's membership of one org, with its role there. A user may belong to several orgs (one row
+    each); requests choose among them with the `x-dalgo-org` header."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orguser")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orgusers")
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="orgusers")
     role = models.CharField(max_length=32, choices=OrgUserRole.choices, default=OrgUserRole.ANALYST)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "org"], name="uniq_orguser_user_org")]
 
     @property
     def is_manager(self) -> bool:

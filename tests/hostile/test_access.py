@@ -3,6 +3,7 @@ forgotten) is org-scoped and needs a token; tokens are stored hashed and revoked
 tokens and wrong webhook keys are rate-limited per client in the database, across gunicorn workers."""
 
 import hashlib
+import logging
 import re
 import threading
 import uuid
@@ -19,15 +20,30 @@ from django_q.models import OrmQ
 from model_bakery import baker
 
 from ddpui.api import api
-from ddpui.core.auth_throttle import API_SCOPE, WEBHOOK_SCOPE
-from ddpui.core.tokens import issue_token, revoke_token
-from ddpui.models import ApiToken, AuthFailureWindow, LlmSession, Notification, PrefectFlowRun, SummaryStatus
+from ddpui.core.auth.api_tokens import issue_token, revoke_token
+from ddpui.core.auth.throttle import API_SCOPE, WEBHOOK_SCOPE
+from ddpui.models import (
+    AirbyteJob,
+    ApiToken,
+    AuthFailureWindow,
+    LlmSession,
+    Notification,
+    PrefectFlowRun,
+    SummaryStatus,
+)
 from harness.app import AppConfig, app_env, start_web
 from harness.processes import ProcessStack
 
 WEBHOOK_URL = "/webhooks/v1/notification/"
 # The only operations anyone may call without a bearer token. A new unauthenticated route fails the walk.
-PUBLIC_OPERATIONS = {("post", "/webhooks/v1/notification/")}
+# Login, refresh and logout check their own credentials (password, refresh cookie; logout only revokes).
+PUBLIC_OPERATIONS = {
+    ("post", "/webhooks/v1/notification/"),
+    ("post", "/api/login/"),
+    ("post", "/api/v2/login/"),
+    ("post", "/api/v2/token/refresh"),
+    ("post", "/api/logout/"),
+}
 OTHER_CLIENT = "203.0.113.9"
 
 
@@ -39,7 +55,8 @@ def bearer(token: str | None) -> dict:
 @pytest.fixture
 def owned(dalgo_runs, org):
     """Records of `org` that every read endpoint can name: a failed run (in the Prefect stand-in and in our
-    tables) with a ready failure summary of one of its task runs, and a ready summary of an Airbyte job."""
+    tables) with a ready failure summary of one of its task runs, and a stored job of its connection with a
+    ready summary."""
     run, connection_ids = dalgo_runs.pipeline(connections=1)
     task_run_id = str(uuid.uuid4())
     PrefectFlowRun.objects.create(deployment_id=run["deployment_id"], flow_run_id=run["id"], name=run["name"],
@@ -49,6 +66,7 @@ def owned(dalgo_runs, org):
         status=SummaryStatus.READY, trigger="failure", title="dbt-run failed", summary="s", failed_step={"kind": "dbt"},
         response=[{"prompt": "p", "response": "r"}],
     )
+    baker.make(AirbyteJob, job_id=77, config_id=connection_ids[0], status="failed", created_at=timezone.now())
     airbyte_session = baker.make(
         LlmSession, org=org, flow_run_id="", step_key="airbyte:77:1", airbyte_job_id=77, attempt_number=1,
         status=SummaryStatus.READY, trigger="on_demand", title="sync failed", failed_step={"kind": "airbyte"},
@@ -133,7 +151,8 @@ def test_every_authenticated_endpoint_is_org_scoped(client, token, other_org_tok
     queued_before, sessions_before = OrmQ.objects.count(), LlmSession.objects.count()
     for method, url in urls:
         response = client.generic(method.upper(), url, **bearer(other_org_token))
-        assert response.status_code in (200, 404), (url, response.status_code, response.content[:300])
+        # 404 for a run that is not theirs; Dalgo's 400s ("no such task id", "Invalid job id") for a key or job.
+        assert response.status_code in (200, 400, 404), (url, response.status_code, response.content[:300])
         leaked = [value for value in owned_ids(owned) if value in response.content.decode()]
         assert not leaked, f"{url} showed another org's {leaked}"
         if response.status_code == 200:
@@ -188,70 +207,90 @@ def retry_after(response) -> int:
 
 
 @pytest.mark.django_db
-def test_failed_tokens_are_rate_limited_per_client(client, token, owned, settings):
+def test_failed_tokens_are_throttled_but_a_live_token_always_passes(client, token, owned, settings):
     settings.AUTH_FAILURE_LIMIT, settings.AUTH_FAILURE_WINDOW_SECONDS = 3, 60
     url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
-    for _ in range(3):
+    for _ in range(2):
         assert client.get(url, **bearer("ddp_guess")).status_code == 401
-    blocked = client.get(url, **bearer("ddp_guess"))
-    assert blocked.status_code == 429 and 0 < retry_after(blocked) <= 60
-    # A blocked client cannot test guesses: even the right token is refused until the window ends.
-    assert client.get(url, **bearer(token)).status_code == 429
-    # Other clients are not affected.
-    assert client.get(url, REMOTE_ADDR=OTHER_CLIENT, **bearer(token)).status_code == 200
-    assert client.get(url, REMOTE_ADDR=OTHER_CLIENT, **bearer("ddp_guess")).status_code == 401
-    # When the window has passed, the client is let in again (and its count starts over).
-    AuthFailureWindow.objects.filter(scope=API_SCOPE).update(window_started_at=timezone.now() - timedelta(seconds=61))
+    # The failure that reaches the limit, and every later one, is answered 429 with Retry-After.
+    for _ in range(3):
+        blocked = client.get(url, **bearer("ddp_guess"))
+        assert blocked.status_code == 429 and 0 < retry_after(blocked) <= 60
+    # The same address (a NAT, a proxy) with a live token is never refused.
     assert client.get(url, **bearer(token)).status_code == 200
+    # Other clients' failures start their own count.
+    assert client.get(url, REMOTE_ADDR=OTHER_CLIENT, **bearer("ddp_guess")).status_code == 401
+    # When the window has passed, the count starts over.
+    AuthFailureWindow.objects.filter(scope=API_SCOPE).update(window_started_at=timezone.now() - timedelta(seconds=61))
     assert client.get(url, **bearer("ddp_guess")).status_code == 401
     assert AuthFailureWindow.objects.get(scope=API_SCOPE, client="127.0.0.1").failures == 1
 
 
 @pytest.mark.django_db
-def test_successful_requests_are_neither_counted_nor_slowed(client, token, owned, settings):
+def test_many_users_behind_one_address_are_not_locked_out_by_one_of_them(client, token, other_org_token, owned):
+    """Issue 11: 20 bad tokens from one proxy address locked out every API user behind it for 60 s."""
+    url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
+    for _ in range(25):
+        client.get(url, **bearer("ddp_stale-token-of-one-user"))
+    assert client.get(url, **bearer(token)).status_code == 200
+    assert client.get("/api/v1/summaries", **bearer(other_org_token)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_crossing_the_limit_alerts_once_per_window(client, owned, settings, caplog):
+    settings.AUTH_FAILURE_LIMIT = 3
+    url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
+    with caplog.at_level(logging.WARNING, logger="ddpui.core.auth.throttle"):
+        for _ in range(6):
+            client.get(url, **bearer("ddp_guess"))
+    alerts = [r.getMessage() for r in caplog.records if r.name == "ddpui.core.auth.throttle"]
+    assert alerts == ["failed authentication: 3 failures for api from 127.0.0.1 within 60 s; further failures get 429"]
+
+
+@pytest.mark.django_db
+def test_successful_requests_touch_no_failure_counter(client, token, owned, settings):
     settings.AUTH_FAILURE_LIMIT = 3
     url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
     for _ in range(2):
         assert client.get(url, **bearer("ddp_guess")).status_code == 401
-    # Below the limit, the right token passes; many successes neither reset nor add to the count, and cost
-    # one indexed read of the throttle table (no write, no sleep).
+    # Successes neither reset nor add to the count, and do not even read it.
     with CaptureQueriesContext(connection) as queries:
         for _ in range(20):
             assert client.get(url, **bearer(token)).status_code == 200
     throttle_table = AuthFailureWindow._meta.db_table
-    touching = [q["sql"] for q in queries.captured_queries if throttle_table in q["sql"]]
-    assert len(touching) == 20 and all(sql.lstrip().upper().startswith("SELECT") for sql in touching)
+    assert not [q["sql"] for q in queries.captured_queries if throttle_table in q["sql"]]
     assert AuthFailureWindow.objects.get(scope=API_SCOPE).failures == 2
 
 
 @pytest.mark.django_db
-def test_wrong_webhook_keys_are_rate_limited_the_same_way(client, webhook_key, settings):
+def test_wrong_webhook_keys_are_throttled_and_the_right_key_always_passes(client, webhook_key, settings):
+    """Issue 11: 21 wrong keys from one address made the next 60 s of Prefect's notifications answer 429."""
     settings.AUTH_FAILURE_LIMIT = 3
     body = {"body": f"Flow run a with id {uuid.uuid4()} entered state Failed"}
     for key in ("wrong", "", webhook_key[:-1]):
         assert client.post(WEBHOOK_URL, body, content_type="application/json",
-                           HTTP_X_NOTIFICATION_KEY=key).status_code == 401
-    blocked = client.post(WEBHOOK_URL, body, content_type="application/json", HTTP_X_NOTIFICATION_KEY=webhook_key)
+                           HTTP_X_NOTIFICATION_KEY=key).status_code in (401, 429)
+    blocked = client.post(WEBHOOK_URL, body, content_type="application/json", HTTP_X_NOTIFICATION_KEY="guess")
     assert blocked.status_code == 429 and 0 < retry_after(blocked) <= settings.AUTH_FAILURE_WINDOW_SECONDS
     assert Notification.objects.count() == 0 and OrmQ.objects.count() == 0
-    # Prefect (another client) still gets through; the API's own counter is separate.
-    assert client.post(WEBHOOK_URL, body, content_type="application/json", REMOTE_ADDR=OTHER_CLIENT,
+    # Prefect on the same address still gets through; the API's own counter is separate.
+    assert client.post(WEBHOOK_URL, body, content_type="application/json",
                        HTTP_X_NOTIFICATION_KEY=webhook_key).status_code == 200
+    assert Notification.objects.count() == 1
     assert not AuthFailureWindow.objects.filter(scope=API_SCOPE).exists()
-    assert AuthFailureWindow.objects.get(scope=WEBHOOK_SCOPE).failures == 3
+    assert AuthFailureWindow.objects.get(scope=WEBHOOK_SCOPE).failures == 4
 
 
 @pytest.mark.django_db
-def test_forwarded_for_is_trusted_only_when_configured(client, token, owned, settings):
-    settings.AUTH_FAILURE_LIMIT = 1
+def test_forwarded_for_is_trusted_only_when_configured(client, owned, settings):
+    settings.AUTH_FAILURE_LIMIT = 2
     url = f"/api/v1/flow_runs/{owned['flow_run_id']}/summary"
-    forged = {"HTTP_X_FORWARDED_FOR": "198.51.100.1"}
-    assert client.get(url, **forged, **bearer("ddp_guess")).status_code == 401
+    assert client.get(url, HTTP_X_FORWARDED_FOR="198.51.100.1", **bearer("ddp_guess")).status_code == 401
     # Not trusted by default: the forged header does not give a fresh client.
-    assert client.get(url, HTTP_X_FORWARDED_FOR="198.51.100.2", **bearer(token)).status_code == 429
+    assert client.get(url, HTTP_X_FORWARDED_FOR="198.51.100.2", **bearer("ddp_guess")).status_code == 429
     settings.AUTH_TRUST_X_FORWARDED_FOR = True
     # Behind a proxy: the last entry (appended by the proxy) is the client.
-    assert client.get(url, HTTP_X_FORWARDED_FOR="10.0.0.1, 198.51.100.2", **bearer(token)).status_code == 200
+    assert client.get(url, HTTP_X_FORWARDED_FOR="10.0.0.1, 198.51.100.2", **bearer("ddp_guess")).status_code == 401
 
 
 # ---- across gunicorn workers, over a real socket -------------------------------------------------------------
@@ -294,10 +333,15 @@ def test_limits_and_revocation_hold_across_gunicorn_workers(gunicorn_app, token,
         with lock:
             codes.append(status)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(get, [token] * 16))
-    assert codes == [200] * 16
-    assert len(worker_pids(process.tail(500), "200")) == 2, "both workers served the token"
+    # Which worker accepts a connection is the kernel's choice: on a loaded machine one worker can take a whole
+    # batch, so batches continue (bounded) until both have served the token.
+    for _ in range(20):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(get, [token] * 16))
+        if len(worker_pids(process.tail(5000), "200")) == 2:
+            break
+    assert set(codes) == {200}
+    assert len(worker_pids(process.tail(5000), "200")) == 2, "both workers served the token"
     # Revoked in the database: both workers refuse it from the next request on.
     revoke_token(token)
     codes.clear()

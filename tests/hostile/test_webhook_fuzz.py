@@ -15,7 +15,9 @@ import httpx
 import pytest
 from django.db import connection
 from django_q.models import OrmQ
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from ddpui.models import Notification
 

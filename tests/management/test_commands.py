@@ -1,4 +1,4 @@
-"""The management commands: create_org, summarize_flow_run, preview_llm_input."""
+"""The management commands: create_org, add_org_user, summarize_flow_run, preview_llm_input."""
 
 import json
 import re
@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ddpui.core.tokens import hash_token
+from ddpui.core.auth.api_tokens import hash_token
 from ddpui.models import ApiToken, Org, OrgUser
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,40 @@ def test_create_org_prints_a_token_that_is_stored_hashed(client):
     stored = ApiToken.objects.get()
     assert stored.token_hash == hash_token(token) and token not in stored.token_hash
     assert client.get("/api/v1/summaries", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_create_org_with_a_password_makes_a_super_admin_who_can_log_in(client):
+    output = run("create_org", "--name", "Girls Education", "--email", "lead@ngo.test", "--password", "s3cret-pass")
+    assert "super-admin" in output
+    response = client.post("/api/login/", {"username": "lead@ngo.test", "password": "s3cret-pass"},
+                           content_type="application/json")
+    assert response.status_code == 200 and response.json()["orgs"][0]["role"] == "super-admin"
+
+
+def test_add_org_user_lets_an_existing_user_join_another_org(client):
+    run("create_org", "--name", "NGO A", "--email", "lead@ngo.test", "--password", "s3cret-pass")
+    run("create_org", "--name", "NGO B", "--email", "boss@ngo.test")
+    assert "lead@ngo.test is analyst of ngo-b" in run("add_org_user", "--org", "ngo-b", "--email", "lead@ngo.test",
+                                                      "--role", "analyst")
+    token = client.post("/api/login/", {"username": "lead@ngo.test", "password": "s3cret-pass"},
+                        content_type="application/json").json()["token"]
+    for slug in ("ngo-a", "ngo-b"):
+        assert client.get("/api/v1/summaries", HTTP_AUTHORIZATION=f"Bearer {token}",
+                          HTTP_X_DALGO_ORG=slug).status_code == 200
+    # Running it again changes the role, it does not add a second membership.
+    run("add_org_user", "--org", "ngo-b", "--email", "lead@ngo.test", "--role", "admin")
+    assert OrgUser.objects.get(user__email="lead@ngo.test", org__slug="ngo-b").role == "admin"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--org", "ngo-a", "--role", "owner"), "unknown role 'owner'"),
+    (("--org", "no-such-org", "--role", "member"), "no org with slug 'no-such-org'"),
+])
+def test_add_org_user_refuses_a_bad_role_or_org(args, message):
+    run("create_org", "--name", "NGO A", "--email", "lead@ngo.test")
+    with pytest.raises(CommandError, match=message):
+        run("add_org_user", "--email", "new@ngo.test", *args)
+    assert not OrgUser.objects.filter(user__email="new@ngo.test").exists()
 
 
 def test_summarize_flow_run_prints_the_stored_summary(dalgo_runs):

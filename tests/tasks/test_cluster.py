@@ -8,7 +8,7 @@ import httpx
 import pytest
 from django_q.tasks import async_task
 
-from ddpui.core.queue import TASK_FAILURE_HOOK
+from ddpui.core.queueing.enqueue import TASK_FAILURE_HOOK
 from ddpui.core.summaries.queue import PRODUCE_SESSION_TASK
 from ddpui.models import LlmSession, Notification, NotificationStatus, PrefectFlowRun, SummaryStatus
 

@@ -1,7 +1,8 @@
 """Gathers the evidence of the failed step only: its own logs, and the structured facts that explain them.
 
-- a Prefect task: all of its logs, paged, level and timestamp kept, re-read until the count is stable
-  (logs reach Prefect up to ~1.2 s after the webhook);
+- a Prefect task: its logs, paged, level and timestamp kept, re-read until the count is stable (logs reach
+  Prefect up to ~1.2 s after the webhook); a log longer than SUMMARY_LOG_MAX_RECORDS is read as its first
+  LOG_HEAD_RECORDS and its last records (where a run fails), and the excerpt says how many were not read;
 - a subflow or a flow body: that (sub)flow run's own logs, not the parent's;
 - an Airbyte sync: the job of THAT connection created inside this step's time window (from our AirbyteJob
   table, fetched from Airbyte once if missing), its latest failed attempt, that attempt's logs and
@@ -20,21 +21,22 @@ from django.utils import timezone
 from ddpui.clients import airbyte, prefect
 from ddpui.core.airbyte_jobs import WINDOW_MARGIN, fetch_and_store_job, sync_connection_jobs
 from ddpui.core.flow_runs import FlowRunInfo
-from ddpui.core.summaries.condense import LogLine
+from ddpui.core.summaries.condense import LogGap, LogLine
 from ddpui.core.summaries.locate import FailedStep
 from ddpui.models import AirbyteJob
-
 
 FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
 # A step that ended this long before its quiet time (an on-demand summary of an old run): one read is enough.
 LONG_SETTLED = timedelta(minutes=1)
+# The first records of a long log are always read: they say what ran (command, versions, model counts).
+LOG_HEAD_RECORDS = 2000
 
 
 @dataclass
 class Evidence:
     """What we know about the failed step, before condensing."""
 
-    lines: list[LogLine]
+    lines: list[LogLine | LogGap]
     structured: list[str]
     source: str
     wait_ms: int = 0
@@ -42,39 +44,105 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
 
 
-def log_lines_of(logs: list) -> list[LogLine]:
-    """Prefect logs as LogLines, one per text line (a failed task's message holds a whole traceback)."""
-    lines: list[LogLine] = []
-    for log in logs:
-        level = logging.getLevelName(log.level) if isinstance(log.level, int) else None
-        stamp = log.timestamp.isoformat() if log.timestamp else None
-        for index, text in enumerate(str(log.message or "").splitlines() or [""]):
-            lines.append(LogLine(text=text, level=level if index == 0 else None, timestamp=stamp if index == 0 else None))
-    return lines
+def lines_of_log(record: dict) -> list[LogLine]:
+    """One Prefect log record (the API's JSON) as LogLines, one per text line (a failed task's message holds a
+    whole traceback); the level and timestamp go on the first."""
+    level = record.get("level")
+    level = logging.getLevelName(level) if isinstance(level, int) else None
+    stamp = record.get("timestamp")
+    stamp = datetime.fromisoformat(stamp).isoformat() if isinstance(stamp, str) and stamp else None
+    return [
+        LogLine(text=text, level=level if index == 0 else None, timestamp=stamp if index == 0 else None)
+        for index, text in enumerate(str(record.get("message") or "").splitlines() or [""])
+    ]
 
 
-def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[list, int]:
+def log_lines_of(records: list[dict]) -> list[LogLine]:
+    """Prefect log records as LogLines, one per text line."""
+    return [line for record in records for line in lines_of_log(record)]
+
+
+@dataclass
+class StepLog:
+    """What was read of a step's log: its lines in log order (a LogGap where the middle was not read), how
+    many records Prefect holds and how many of them were not read."""
+
+    lines: list[LogLine | LogGap]
+    total: int
+    head: int = 0  # records read from the start when the middle was skipped
+    skipped: int = 0
+
+    def skip_note(self) -> str | None:
+        """The sentence that tells the reader (and the model) that part of the log was not read."""
+        if not self.skipped:
+            return None
+        return (f"The step logged {self.total:,} log records; only the first {self.head:,} and the last "
+                f"{self.total - self.skipped - self.head:,} were read, the {self.skipped:,} in between were not "
+                f"(marked as not read in the excerpt).")
+
+
+def read_step_log(log_filter, max_records: int) -> StepLog:
+    """The step's log within ``max_records`` records: all of it when it fits, else its first LOG_HEAD_RECORDS
+    and its last records. Pages become LogLines as they arrive, so memory follows ``max_records``, never the
+    log's length."""
+    head_limit = min(LOG_HEAD_RECORDS, max_records // 2)
+    lines: list[LogLine | LogGap] = []
+    read = 0
+    for page in prefect.log_pages(log_filter, max_records=head_limit):
+        read += len(page)
+        lines.extend(log_lines_of(page))
+    if read < head_limit:
+        return StepLog(lines=lines, total=read)
+    total = prefect.count_logs(log_filter)
+    if total <= max_records:
+        for page in prefect.log_pages(log_filter, offset=read, max_records=max_records - read):
+            read += len(page)
+            lines.extend(log_lines_of(page))
+        return StepLog(lines=lines, total=read)
+    newest_first: list[list[LogLine]] = []
+    for page in prefect.log_pages(log_filter, max_records=max_records - head_limit, newest_first=True):
+        newest_first.extend(lines_of_log(record) for record in page)
+    skipped = max(0, total - head_limit - len(newest_first))  # 0 only if records vanished between reads
+    if skipped:
+        lines.append(LogGap(lines=skipped))
+    for record in reversed(newest_first):
+        lines.extend(record)
+    return StepLog(lines=lines, total=total, head=head_limit, skipped=skipped)
+
+
+def settled_prefect_logs(step: FailedStep, ended_at: datetime | None) -> tuple[StepLog, int]:
     """The step's logs once they have all arrived; also the milliseconds waited. `ended_at` is when the run's
     process ended (it flushes its last log batch as it exits).
 
     Prefect's clients ship logs in batches every ~2 s, so a read right after the webhook misses lines. Logs are
-    taken as complete once the step ended LOG_QUIET_SECONDS ago AND two reads agree; the wait is bounded by
-    LOG_SETTLE_MAX_SECONDS.
+    taken as complete once the step ended LOG_QUIET_SECONDS ago AND two reads agree on the count; the wait is
+    bounded by LOG_SETTLE_MAX_SECONDS. A long log is only counted while it settles (a count is ~30 one-record
+    reads, its head and tail ~100 pages), then read once.
     """
-    scope = {"task_run_id": step.task_run_id} if step.log_scope == "task_run" else {"flow_run_id": step.flow_run_id}
+    if step.log_scope == "task_run":
+        log_filter = prefect.log_filter_of(task_run_id=step.task_run_id)
+    else:
+        log_filter = prefect.log_filter_of(flow_run_id=step.flow_run_id)
+    max_records = settings.SUMMARY_LOG_MAX_RECORDS
     started = time.monotonic()
     quiet_from = (ended_at or timezone.now()) + timedelta(seconds=settings.LOG_QUIET_SECONDS)
-    logs = prefect.read_logs(**scope)
+    log = read_step_log(log_filter, max_records)
     if timezone.now() > quiet_from + LONG_SETTLED:
-        return logs, 0
-    previous_count = None
-    while timezone.now() < quiet_from or len(logs) != previous_count:
+        return log, 0
+    count, previous_count = log.total, None
+    while timezone.now() < quiet_from or count != previous_count:
         if time.monotonic() - started >= settings.LOG_SETTLE_MAX_SECONDS:
             break
         time.sleep(settings.LOG_SETTLE_INTERVAL_SECONDS)
-        previous_count = len(logs)
-        logs = prefect.read_logs(**scope)
-    return logs, int((time.monotonic() - started) * 1000)
+        previous_count = count
+        if log.total >= LOG_HEAD_RECORDS:
+            count = prefect.count_logs(log_filter)  # a long log is counted while it settles, read once after
+        else:
+            log = read_step_log(log_filter, max_records)
+            count = log.total
+    if count != log.total:
+        log = read_step_log(log_filter, max_records)
+    return log, int((time.monotonic() - started) * 1000)
 
 
 def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:
@@ -92,8 +160,8 @@ def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:
 def prefect_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     """A Prefect task's or (sub)flow's own logs plus the state messages."""
     started = time.monotonic()
-    logs, wait_ms = settled_prefect_logs(step, root.end_time or step.end_time)
-    lines = log_lines_of(logs)
+    log, wait_ms = settled_prefect_logs(step, root.end_time or step.end_time)
+    lines = log.lines
     evidence = Evidence(
         lines=lines,
         structured=state_facts(step, root),
@@ -102,6 +170,8 @@ def prefect_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     )
     if not lines:
         evidence.notes.append("Prefect recorded no log lines for this step (a crash can end a run before any).")
+    if log.skipped:
+        evidence.notes.append(log.skip_note())
     evidence.fetch_ms = int((time.monotonic() - started) * 1000) - wait_ms
     return evidence
 

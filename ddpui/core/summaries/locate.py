@@ -1,6 +1,11 @@
 """Finds the step that failed: a Dalgo run stops at its first failure, so the first failed task run of the
 run's current attempt is it; a subflow's placeholder is followed down to the task that really failed; with no
-failed task at all (the flow body raised, or the run crashed first) the flow run itself is the step.
+failed task at all (the flow body raised, or the run crashed first) the flow run itself is the step. A run that
+ended DBT_TEST_FAILED (Dalgo's COMPLETED-type state: dbt tests failed, the run went on) has no failed task: its
+step is the task run that ended DBT_TEST_FAILED.
+
+The ids of the failed path (each subflow run and its placeholder task run on the way down, and the failed task
+run) are kept on the step: Dalgo's UI names a step by whichever of them the user clicked in the run's graph.
 """
 
 import re
@@ -11,14 +16,18 @@ from typing import Any
 from prefect.client.schemas.objects import StateType, TaskRun
 
 from ddpui.clients import prefect
-from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, FlowRunInfo, flow_run_info_from_prefect
-from ddpui.core.summaries.redact import redact_value
+from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, DBT_TEST_FAILED, FlowRunInfo, flow_run_info_from_prefect
+from ddpui.core.redaction import redact_value
 
 FAILED_TASK_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 # A runaway chain of subflows is a bug somewhere else; stop well before it costs anything.
 MAX_SUBFLOW_DEPTH = 10
 # Dalgo names its dbt and shell steps `dbtjob-<slug>` / `shellop-<slug>`.
 DALGO_STEP_NAME = re.compile(r"^(?P<prefix>dbtjob|shellop)-(?P<slug>[a-z0-9-]+?)(?:-\d+)?$")
+
+
+class NodeNotFound(Exception):
+    """The id is neither a task run nor a subflow run of the flow run (the API answers 400)."""
 
 
 @dataclass
@@ -43,6 +52,8 @@ class FailedStep:
     airbyte_job_id: int | None = None
     attempt: int | None = None
     path: list[str] = field(default_factory=list)
+    # The failed path's Prefect ids, root excluded: placeholder task run and subflow run per level, then the task.
+    node_ids: list[str] = field(default_factory=list)
     # Whose logs are the evidence: the task run's own, or the (sub)flow run's.
     log_scope: str = "flow_run"
 
@@ -72,12 +83,24 @@ def current_attempt_task_runs(flow_run: FlowRunInfo) -> list[TaskRun]:
     return sorted(runs, key=lambda run: run.start_time or run.expected_start_time or datetime.max.astimezone())
 
 
-def first_failed_task_run(task_runs: list[TaskRun]) -> TaskRun | None:
-    """The first FAILED or CRASHED task run; DBT_TEST_FAILED is a COMPLETED state and never matches."""
+def first_failed_task_run(task_runs: list[TaskRun], *, dbt_tests: bool = False) -> TaskRun | None:
+    """The first FAILED or CRASHED task run; with `dbt_tests` (the run ended DBT_TEST_FAILED), else the first
+    that ended DBT_TEST_FAILED: failed dbt tests do not stop a run, so a later real failure is what ended it."""
     for run in task_runs:
         if run.state and run.state.type in FAILED_TASK_STATE_TYPES:
             return run
+    if not dbt_tests:
+        return None
+    for run in task_runs:
+        if run.state and run.state.name == DBT_TEST_FAILED:
+            return run
     return None
+
+
+def child_flow_run_id(run: TaskRun) -> str | None:
+    """The subflow run a placeholder task run stands for (None for an ordinary task run)."""
+    child_id = run.state.state_details.child_flow_run_id if run.state else None
+    return str(child_id) if child_id else None
 
 
 def connection_of(parameters: dict[str, Any]) -> str | None:
@@ -157,19 +180,28 @@ def step_from_flow_run(flow_run: FlowRunInfo, path: list[str]) -> FailedStep:
     )
 
 
-def descend(flow_run: FlowRunInfo, path: list[str], depth: int) -> tuple[FailedStep, dict[str, Any]]:
+def descend(
+    flow_run: FlowRunInfo, path: list[str], depth: int, node_ids: list[str] | None = None, *, dbt_tests: bool = False
+) -> tuple[FailedStep, dict[str, Any]]:
     """The failed step inside `flow_run`, following subflow placeholders; also the innermost run's parameters."""
-    failed = first_failed_task_run(current_attempt_task_runs(flow_run))
+    node_ids = node_ids or []
+    failed = first_failed_task_run(current_attempt_task_runs(flow_run), dbt_tests=dbt_tests)
     if failed is None:
-        return step_from_flow_run(flow_run, path), flow_run.parameters
-    child_id = failed.state.state_details.child_flow_run_id if failed.state else None
+        step = step_from_flow_run(flow_run, path)
+        step.node_ids = node_ids
+        return step, flow_run.parameters
+    child_id = child_flow_run_id(failed)
     label = failed.name or failed.task_key or str(failed.id)
     if child_id and depth < MAX_SUBFLOW_DEPTH:
-        child = flow_run_info_from_prefect(prefect.read_flow_run(str(child_id)))
-        step, parameters = descend(child, [*path, label], depth + 1)
+        child = flow_run_info_from_prefect(prefect.read_flow_run(child_id))
+        step, parameters = descend(
+            child, [*path, label], depth + 1, [*node_ids, str(failed.id), child_id], dbt_tests=dbt_tests
+        )
         # A sync subflow knows its connection; an inner task does not: keep the nearest one found.
         return step, parameters if connection_of(parameters) else {**child.parameters, **parameters}
-    return step_from_task_run(failed, flow_run, path), flow_run.parameters
+    step = step_from_task_run(failed, flow_run, path)
+    step.node_ids = [*node_ids, str(failed.id)]
+    return step, flow_run.parameters
 
 
 def attach_dalgo_task(step: FailedStep, root: FlowRunInfo) -> FailedStep:
@@ -186,28 +218,51 @@ def attach_dalgo_task(step: FailedStep, root: FlowRunInfo) -> FailedStep:
 
 def locate_failed_step(root: FlowRunInfo) -> FailedStep:
     """The step that failed in a root flow run, mapped to its Dalgo task (slug, seq, connection)."""
-    step, parameters = descend(root, [], 0)
+    step, parameters = descend(root, [], 0, dbt_tests=root.state_name == DBT_TEST_FAILED)
     step.connection_id = connection_of(parameters)
     return attach_dalgo_task(step, root)
 
 
-def step_for_task_run(root: FlowRunInfo, task_run_id: str) -> FailedStep:
-    """The step for one given task run or subflow run id (on-demand summaries of any task, failed or not)."""
-    for run in prefect.read_task_runs(root.id):
-        if str(run.id) == task_run_id:
-            child_id = run.state.state_details.child_flow_run_id if run.state else None
+def find_node(
+    flow_run_id: str, node_id: str, *, path: list[str] | None = None, node_ids: list[str] | None = None, depth: int = 0
+) -> FailedStep | None:
+    """The step of one node of a run's graph: a task run, or a subflow run (by its own id or its placeholder's),
+    at any depth; None when the id is no node of this run. Prefect is asked level by level, nearest first."""
+    path, node_ids = path or [], node_ids or []
+    subflows: list[tuple[TaskRun, str]] = []
+    for run in prefect.read_task_runs(flow_run_id):
+        child_id = child_flow_run_id(run)
+        if node_id not in (str(run.id), child_id):
             if child_id:
-                child = flow_run_info_from_prefect(prefect.read_flow_run(str(child_id)))
-                step = step_from_flow_run(child, [run.name or ""])
-                step.task_run_id = task_run_id
-                step.connection_id = connection_of(child.parameters)
-            else:
-                step = step_from_task_run(run, root, [])
-            break
-    else:
-        # Dalgo's UI may pass a subflow's flow run id as task_id.
-        child = flow_run_info_from_prefect(prefect.read_flow_run(task_run_id))
-        step = step_from_flow_run(child, [])
-        step.task_run_id = task_run_id
+                subflows.append((run, child_id))
+            continue
+        if child_id is None:
+            step = step_from_task_run(run, FlowRunInfo(id=flow_run_id), path)
+            step.node_ids = [*node_ids, str(run.id)]
+            return step
+        child = flow_run_info_from_prefect(prefect.read_flow_run(child_id))
+        step = step_from_flow_run(child, [*path, run.name or ""])
+        # One row per subflow, whichever of its two ids was clicked: the step is keyed by the subflow run.
+        step.task_run_id = child_id
         step.connection_id = connection_of(child.parameters)
+        step.node_ids = [*node_ids, str(run.id), child_id]
+        return step
+    if depth >= MAX_SUBFLOW_DEPTH:
+        return None
+    for run, child_id in subflows:
+        found = find_node(
+            child_id, node_id, path=[*path, run.name or ""], node_ids=[*node_ids, str(run.id), child_id],
+            depth=depth + 1,
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def step_for_task_run(root: FlowRunInfo, task_run_id: str) -> FailedStep:
+    """The step for one given task run or subflow run id of the root run (on-demand summaries of any task,
+    failed or not). Raises NodeNotFound for an id that is no node of this run, whoever's it is."""
+    step = find_node(root.id, task_run_id)
+    if step is None:
+        raise NodeNotFound(task_run_id)
     return attach_dalgo_task(step, root)

@@ -19,11 +19,12 @@ from ddpui.clients import prefect
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
-from ddpui.core.leases import release
+from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
 from ddpui.core.summaries.evidence import Evidence, gather_evidence
-from ddpui.core.summaries.fingerprint import fingerprint
-from ddpui.core.summaries.locate import FailedStep, locate_failed_step, step_for_task_run
+from ddpui.core.summaries.fingerprint import fingerprint, specific_lines
+from ddpui.core.summaries.locate import FailedStep, NodeNotFound, locate_failed_step, step_for_task_run
+from ddpui.core.summaries.prompt import prompt_overhead_tokens
 from ddpui.core.summaries.store import (
     claim_session,
     find_reusable,
@@ -34,9 +35,13 @@ from ddpui.core.summaries.store import (
     session_for_step,
 )
 from ddpui.core.summaries.summarize import summarize_logs
-from ddpui.models import LlmSession
+from ddpui.models import LlmSession, SummaryStatus
 
 logger = logging.getLogger(__name__)
+# A budget set too small for the fixed prompt still leaves the excerpt room for an error and its context.
+MIN_EXCERPT_TOKENS = 500
+# When no error line names the cause, the fingerprint looks this far back in the excerpt for a specific line.
+LAST_LINES_LOOKED_AT = 12
 
 
 class Stopwatch:
@@ -95,7 +100,10 @@ def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = 
         else:
             step = step_from_json(session.failed_step)
     except PrefectError as exc:
-        return record_failure(session, f"Prefect: {exc}", count_attempt=True)
+        return record_failure(session, f"Prefect: {exc}", count_attempt=True, regenerate=regenerate)
+    except NodeNotFound as exc:
+        return record_failure(session, f"no such task or subflow run in this flow run: {exc}", transient=False,
+                              count_attempt=True, regenerate=regenerate)
     return produce(session, step=step, root=root, regenerate=regenerate, clock=Stopwatch(), retry=retry)
 
 
@@ -104,16 +112,36 @@ def condense_evidence(evidence: Evidence, *, budget_tokens: int) -> Excerpt:
     return condense(evidence.lines, structured=[*evidence.structured, *evidence.notes], budget_tokens=budget_tokens)
 
 
+def excerpt_budget(step: FailedStep, root: FlowRunInfo | None) -> int:
+    """The excerpt's share of SUMMARY_TOKEN_BUDGET, which bounds the whole request: the budget minus the fixed
+    prompt around the excerpt (never below MIN_EXCERPT_TOKENS)."""
+    overhead = prompt_overhead_tokens(
+        step.as_json(), run_name=root.name if root else "", state_name=root.state_name if root else ""
+    )
+    return max(settings.SUMMARY_TOKEN_BUDGET - overhead, MIN_EXCERPT_TOKENS)
+
+
 def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
-    """The recurring-failure key: the selected root-cause lines (else the structured facts), normalized."""
-    return fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step_kind)
+    """The recurring-failure key: the specific root-cause lines, normalized (fingerprint.specific_lines says
+    where the specific error text comes from when they are generic)."""
+    lines = specific_lines(
+        [text for _, text in excerpt.key_lines],
+        [text for _, text in excerpt.other_error_lines],
+        excerpt.structured,
+        [text for _, text in reversed(excerpt.lines[-LAST_LINES_LOOKED_AT:])],
+    )
+    return fingerprint(lines or excerpt.structured, step_kind)
 
 
-def preview_flow_run(flow_run_id: str, *, budget_tokens: int) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
-    """What the automatic path would send for a flow run, without storing or calling anything else."""
+def preview_flow_run(
+    flow_run_id: str, *, budget_tokens: int | None = None
+) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
+    """What the automatic path would send for a flow run (its excerpt budget unless one is given), without
+    storing or calling anything else."""
     root = read_root(flow_run_id)
     step = locate_failed_step(root)
-    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget_tokens)
+    budget = budget_tokens or excerpt_budget(step, root)
+    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget)
 
 
 def produce(
@@ -126,17 +154,23 @@ def produce(
     retry: bool = False,
 ) -> LlmSession:
     """Claim the row, gather and condense the evidence, reuse or summarize, store. Never raises for a
-    dependency that is down: the row records the error and the retry schedule tries again."""
+    dependency that is down: the row records the error and the retry schedule tries again.
+
+    A regenerate that only got the offline summary (the model failed) keeps the good summary the row had.
+    """
     if not (retry or needs_work(session, regenerate=regenerate)):
         return session
-    if not claim_session(session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate):
+    if not claim_session(
+        session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate, regenerate=regenerate
+    ):
         return session
+    had_summary = session.status == SummaryStatus.READY
     try:
         evidence = gather_evidence(step, root)
         clock.timings["wait_for_logs"] = evidence.wait_ms
         clock.lap("evidence")
         clock.timings["evidence"] -= evidence.wait_ms
-        excerpt = condense_evidence(evidence, budget_tokens=settings.SUMMARY_TOKEN_BUDGET)
+        excerpt = condense_evidence(evidence, budget_tokens=excerpt_budget(step, root))
         failure_print = failure_fingerprint(excerpt, step.kind)
         clock.lap("condense")
         failed_step = step.as_json()
@@ -151,6 +185,8 @@ def produce(
             state_name=root.state_name if root else "",
         )
         clock.lap("summarize")
+        if regenerate and had_summary and result.llm_error:
+            return record_failure(session, f"LLM: {result.llm_error}", regenerate=True)
         # One transaction: readers see the summary and its complete timings (store included) together.
         with transaction.atomic():
             saved = save_summary(
@@ -162,6 +198,6 @@ def produce(
         return saved
     except (PrefectError, AirbyteError) as exc:
         logger.warning("summary %s: %s", session.pk, exc)
-        return record_failure(session, str(exc))
+        return record_failure(session, str(exc), regenerate=regenerate)
     finally:
         release(LlmSession, session.pk)

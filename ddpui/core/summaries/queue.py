@@ -1,6 +1,6 @@
 """Queues summary work on the cluster."""
 
-from ddpui.core.queue import enqueue
+from ddpui.core.queueing.enqueue import enqueue
 
 SUMMARIZE_FLOW_RUN_TASK = "tasks.summaries.summarize_flow_run_failure"
 PRODUCE_SESSION_TASK = "tasks.summaries.produce_session_summary"

@@ -7,9 +7,10 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.leases import claim
+from ddpui.core.queueing.leases import claim
+from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.redact import redact_text
+from ddpui.core.summaries.public import dalgo_result
 from ddpui.core.summaries.summarize import SummaryResult
 from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
 
@@ -22,6 +23,8 @@ SUMMARY_FIELDS = (
     "evidence",
     "is_transient",
     "confidence",
+    "grounded",
+    "model_category",
     "provider",
     "model",
     "prompt_version",
@@ -56,6 +59,7 @@ def session_for_step(
             "trigger": trigger,
             "failed_step": failed_step,
             "task_id": failed_step.get("task_run_id") or failed_step.get("flow_run_id"),
+            "node_ids": failed_step.get("node_ids") or [],
             "airbyte_job_id": failed_step.get("airbyte_job_id"),
             "attempt_number": failed_step.get("attempt"),
         },
@@ -63,12 +67,16 @@ def session_for_step(
     return session
 
 
-def claim_session(session: LlmSession, *, only_if_needed: bool = False, retry: bool = False) -> bool:
+def claim_session(
+    session: LlmSession, *, only_if_needed: bool = False, retry: bool = False, regenerate: bool = False
+) -> bool:
     """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires).
 
     The claim also schedules the row's retry for the lease's end: a worker killed mid-summary leaves a row the
     retry sweep picks up, never one stuck pending. `only_if_needed` repeats needs_work() inside the UPDATE:
     a duplicate task that read the row while another worker was finishing it must not summarize it again.
+    A user's regenerate neither counts a try nor schedules one: the automatic path keeps all of its tries, and
+    a regenerate lost with its worker simply lets the summary shown stay.
     `retry` (a task the sweep queued, which moved next_attempt_at ahead) takes the row only while it still
     awaits a try: after a dead cluster's task was redelivered and finished the row (next_attempt_at cleared),
     the sweep's retry must not call the model a second time.
@@ -78,9 +86,9 @@ def claim_session(session: LlmSession, *, only_if_needed: bool = False, retry: b
     extra = due if only_if_needed else (awaiting if retry else None)
     claimed = claim(
         LlmSession, session.pk, seconds=session_lease_seconds(), extra=extra,
-        retry_field="next_attempt_at", count_field="attempts",
+        retry_field=None if regenerate else "next_attempt_at", count_field=None if regenerate else "attempts",
     )
-    if claimed:
+    if claimed and not regenerate:
         session.attempts += 1  # the claim counted this try
     return claimed
 
@@ -99,14 +107,11 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
     return timedelta(seconds=max(min(delay, 6 * 3600), retry_after or 0))
 
 
-def dalgo_response_text(result: SummaryResult | LlmSession) -> str:
-    """The summary as one readable text, for Dalgo's `response` pairs and the stp endpoint."""
-    lines = [result.title, "", result.summary]
-    if result.root_cause:
-        lines += ["", f"Root cause: {result.root_cause}"]
-    if result.fix_steps:
-        lines += ["", "How to fix it:"] + [f"{n}. {step}" for n, step in enumerate(result.fix_steps, 1)]
-    return "\n".join(lines).strip()
+def dalgo_pairs(session: LlmSession) -> list[dict[str, str]]:
+    """Dalgo's `response` pairs of a stored summary (what its progress poll answers as `result`)."""
+    return dalgo_result(
+        title=session.title, summary=session.summary, root_cause=session.root_cause, fix_steps=session.fix_steps
+    )
 
 
 def set_ready(
@@ -114,7 +119,10 @@ def set_ready(
 ) -> None:
     """The fields every ready summary sets, made by the model, the offline rules or reuse."""
     session.status = SummaryStatus.READY
+    session.ready_at = timezone.now()
+    session.regenerating_since = None
     session.failed_step = failed_step
+    session.node_ids = failed_step.get("node_ids") or session.node_ids
     session.airbyte_job_id = failed_step.get("airbyte_job_id")
     session.attempt_number = failed_step.get("attempt")
     session.excerpt = excerpt.text
@@ -130,21 +138,19 @@ def save_summary(
     fingerprint: str,
     timings: dict[str, int],
 ) -> LlmSession:
-    """Store a summary as ready. Model text is redacted too: a model may echo what it should not."""
+    """Store a summary as ready. Every text field of the answer is redacted (evidence and steps included):
+    a model may echo what it should not, or what a log line told it to."""
     for name in SUMMARY_FIELDS:
-        setattr(session, name, getattr(result, name))
-    session.title = redact_text(session.title)
-    session.summary = redact_text(session.summary)
-    session.root_cause = redact_text(session.root_cause)
-    session.fix_steps = [redact_text(step) for step in session.fix_steps]
+        setattr(session, name, redact_value(getattr(result, name)))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
     session.reused_from = None
-    session.response = [{"prompt": result.prompt or "summarize the failure", "response": dalgo_response_text(session)}]
+    session.response = dalgo_pairs(session)
     session.assistant_prompt = result.prompt
     if result.llm_error:
         # The offline summary is shown meanwhile; the retry schedule asks the model again later.
-        session.last_error = f"LLM: {result.llm_error}"
+        # The server's explanation may quote the request back: redacted like every stored text.
+        session.last_error = redact_text(f"LLM: {result.llm_error}")[:4000]
         session.next_attempt_at = (
             timezone.now() + retry_delay(session.attempts, result.retry_after)
             if result.llm_error_transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
@@ -168,7 +174,7 @@ def save_reuse(
     session.fingerprint = source.fingerprint
     session.reused_from = source
     session.tokens_in, session.tokens_out, session.latency_ms = 0, 0, 0
-    session.response = source.response
+    session.response = dalgo_pairs(session)
     session.last_error = ""
     session.next_attempt_at = None
     session.lease_until = None
@@ -177,19 +183,23 @@ def save_reuse(
 
 
 def record_failure(
-    session: LlmSession, error: str, *, transient: bool = True, count_attempt: bool = False
+    session: LlmSession, error: str, *, transient: bool = True, count_attempt: bool = False, regenerate: bool = False
 ) -> LlmSession:
     """A try failed: the row says failed with the reason, and is retried with backoff until the limit.
 
-    A row already ready (an offline summary awaiting the model) stays ready and readable. Claimed tries were
-    counted by the claim; `count_attempt` counts a try that failed before it could claim the row.
+    A row already ready (an offline summary awaiting the model, or a good summary a regenerate tried to
+    replace) stays ready and readable. Claimed tries were counted by the claim; `count_attempt` counts a try
+    that failed before it could claim the row. A failed regenerate leaves the automatic path's tries and
+    schedule as they were.
     """
-    if count_attempt:
+    if count_attempt and not regenerate:
         session.attempts += 1
-    session.last_error = error[:4000]
+    session.last_error = redact_text(error)[:4000]
     session.lease_until = None
-    retry = transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
-    session.next_attempt_at = timezone.now() + retry_delay(session.attempts) if retry else None
+    session.regenerating_since = None
+    if not regenerate:
+        retry = transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
+        session.next_attempt_at = timezone.now() + retry_delay(session.attempts) if retry else None
     if session.status != SummaryStatus.READY:
         session.status = SummaryStatus.FAILED
     session.save()
@@ -242,8 +252,9 @@ def give_up_exhausted() -> int:
     return ended
 
 
-def mark_failed_by_hook(session_id: int, error: str) -> None:
-    """The task-failure hook's verdict: the worker raised or timed out; retry per our schedule."""
+def mark_failed_by_hook(session_id: int, error: str, *, regenerate: bool = False) -> None:
+    """The task-failure hook's verdict: the worker raised or timed out; retry per our schedule (a regenerate
+    is not retried, and a good summary it was replacing stays)."""
     session = LlmSession.objects.filter(pk=session_id).first()
     if session is not None:
-        record_failure(session, f"task failed: {error}", count_attempt=True)
+        record_failure(session, f"task failed: {error}", count_attempt=True, regenerate=regenerate)

@@ -4,7 +4,8 @@ Steps, each isolated so that one failing does not skip the others (contract sect
   1. read the flow run from Prefect (if Prefect is down, fall back to what the notification says, retry later)
   2. flow-run row and task locks               3. failure emails to the org's managers
   4. sync the Airbyte jobs of the run's connections
-  5. last, in its own guard: enqueue the failure summary of a root run that ended Failed/Crashed/TimedOut
+  5. last, in its own guard: enqueue the failure summary of a root run that ended Failed/Crashed/TimedOut, or
+     DBT_TEST_FAILED (Dalgo's state for failed dbt tests: the failing tests are the evidence)
 Steps that succeeded are remembered, so a retry redoes only what failed (no second email).
 """
 
@@ -18,12 +19,14 @@ from ddpui.clients.prefect import FlowRunNotFound, PrefectError, read_flow_run
 from ddpui.core.airbyte_jobs import sync_connection_jobs
 from ddpui.core.flow_runs import (
     FAILURE_STATE_NAMES,
+    SUMMARY_STATE_NAMES,
     FlowRunInfo,
     flow_run_info_from_notification,
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.leases import claim, release
+from ddpui.core.queueing.leases import claim, release
+from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.failure_email import email_failure
 from ddpui.core.webhooks.flow_run_record import record_flow_run_state
@@ -66,8 +69,8 @@ def sync_airbyte_jobs(info: FlowRunInfo) -> str:
 
 
 def enqueue_summary(info: FlowRunInfo) -> str:
-    """Step 5: queue the failure summary of a root run that ended Failed, Crashed or TimedOut."""
-    if not (info.is_root and info.is_failure):
+    """Step 5: queue the failure summary of a root run that ended Failed, Crashed, TimedOut or DBT_TEST_FAILED."""
+    if not (info.is_root and info.needs_summary):
         return "no summary needed"
     enqueue_flow_run_summary(info.id)
     return "summary queued"
@@ -82,6 +85,12 @@ def reports_failure(notification: Notification) -> bool:
     """The notification itself announces a failure. The handler reads the run's CURRENT state from Prefect,
     so a Pending or Running notification handled after the run failed must not email or summarize again."""
     return notification.state_name in FAILURE_STATE_NAMES
+
+
+def reports_summary_state(notification: Notification) -> bool:
+    """The notification announces a state whose run is summarized (a failure, or failed dbt tests); as with
+    emails, a stale Pending/Running notification handled after the run ended must not summarize again."""
+    return notification.state_name in SUMMARY_STATE_NAMES
 
 
 def waits_for_prefect(name: str, info: FlowRunInfo) -> bool:
@@ -127,12 +136,13 @@ def run_steps(notification: Notification) -> dict[str, str]:
         errors[READ_FLOW_RUN] = read_error
     org = org_of(info)
     failure = reports_failure(notification)
+    summarize = reports_summary_state(notification)
     steps: list[tuple[str, Callable[[], str]]] = [
         ("flow_run_record", lambda: record_flow_run_state(info)),
         ("failure_email", lambda: email_failure(info, org) if failure else "not a failure notification: no email"),
         ("airbyte_jobs", lambda: sync_airbyte_jobs(info)),
         # Last and in its own guard: nothing above depends on it, and its failure undoes nothing above.
-        ("enqueue_summary", lambda: enqueue_summary(info) if failure else "not a failure notification"),
+        ("enqueue_summary", lambda: enqueue_summary(info) if summarize else "not a failure notification"),
     ]
     for name, step in steps:
         if name in done:
@@ -147,7 +157,7 @@ def run_steps(notification: Notification) -> dict[str, str]:
             done.add(name)
         except Exception as exc:  # each step is isolated: log, remember, go on
             logger.exception("notification %s: step %s failed", notification.id, name)
-            errors[name] = f"{type(exc).__name__}: {exc}"
+            errors[name] = redact_text(f"{type(exc).__name__}: {exc}")  # exception texts quote DSNs and configs
     finish(notification, done, errors, final=False)
     return {**outcomes, **{name: f"error: {error}" for name, error in errors.items()}}
 

@@ -2,8 +2,8 @@
 
 from django.db import IntegrityError, transaction
 
-from ddpui.core.queue import enqueue
-from ddpui.core.summaries.redact import redact_value
+from ddpui.core.queueing.enqueue import enqueue
+from ddpui.core.redaction import redact_value
 from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import Notification
 

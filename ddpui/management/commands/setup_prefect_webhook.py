@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ddpui.clients.prefect import PrefectError
-from ddpui.core.prefect_setup import PrefectSetupError, check_prefect_webhook, setup_prefect_webhook
+from ddpui.core.operations.prefect_setup import PrefectSetupError, check_prefect_webhook, setup_prefect_webhook
 
 
 class Command(BaseCommand):

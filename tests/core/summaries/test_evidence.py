@@ -4,8 +4,10 @@ import pytest
 
 from ddpui.clients.prefect import read_flow_run
 from ddpui.core.flow_runs import flow_run_info_from_prefect
+from ddpui.core.summaries.condense import LogGap, LogLine
 from ddpui.core.summaries.evidence import gather_evidence
 from ddpui.core.summaries.locate import locate_failed_step
+from ddpui.core.summaries.pipeline import condense_evidence
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +45,26 @@ def test_a_multiline_log_message_becomes_numbered_lines(dalgo_runs, prefect_api)
                         flow_run_id=run["id"], task_run_id=task["id"], level=40)
     texts = [line.text for line in evidence_of(run).lines]
     assert texts == ["Task failed", "Traceback (most recent call last):", "  File x", "ValueError: bad"]
+
+
+def test_a_log_over_the_record_bound_is_read_as_head_and_tail_and_says_what_was_skipped(dalgo_runs, prefect_api,
+                                                                                         settings):
+    settings.SUMMARY_LOG_MAX_RECORDS = 600
+    run, _ = dalgo_runs.pipeline(connections=0)
+    lines = [f"12:00:00 INFO processed batch {n}" for n in range(5000)]
+    lines[-1] = "Database Error in model fct_donations: division by zero"
+    dalgo_runs.dbt_task(run, lines=lines)
+    evidence = evidence_of(run)
+    gaps = [item for item in evidence.lines if isinstance(item, LogGap)]
+    texts = [item.text for item in evidence.lines if isinstance(item, LogLine)]
+    assert gaps == [LogGap(lines=4400)]
+    assert texts[:300] == lines[:300] and texts[300:] == lines[-300:]
+    assert any("5,000 log records" in note and "4,400" in note for note in evidence.notes)
+    excerpt = condense_evidence(evidence, budget_tokens=1000)
+    assert excerpt.lines_in == 5000 and excerpt.skipped == 4400
+    assert (5000, "ERROR Database Error in model fct_donations: division by zero") in [
+        (number, text.split(" ", 1)[1]) for number, text in excerpt.lines]
+    assert "4,400 lines omitted: not read, the log is too long" in excerpt.text
+    assert "5,000 log records" in excerpt.text
+    largest_page = max(r.json["limit"] for r in prefect_api.requests("POST", "/api/logs/filter"))
+    assert largest_page == 200

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 
-from ddpui.core.flow_runs import flow_run_info_from_prefect
 from ddpui.clients.prefect import read_flow_run
-from ddpui.core.summaries.locate import locate_failed_step
+from ddpui.core.flow_runs import flow_run_info_from_prefect
+from ddpui.core.summaries.locate import NodeNotFound, locate_failed_step, step_for_task_run
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +84,63 @@ def test_only_the_current_attempts_task_runs_count(dalgo_runs, prefect_api):
     second = prefect_api.add_task_run(run["id"], name="dbtjob-dbt-run", state_type="FAILED", flow_run_run_count=2)
     step = locate(run)
     assert step.task_run_id == second["id"] and step.task_slug == "dbt-run"
+
+
+def test_the_failed_paths_node_ids_are_recorded_root_excluded(dalgo_runs, prefect_api):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    child = dalgo_runs.sync_subflow(run, connections[0], failed=True, name="airbyte-sync-trigger")
+    inner = prefect_api.add_task_run(child, name="wait-for-airbyte-sync", state_type="FAILED")
+    placeholder = str(read_flow_run(child).parent_task_run_id)
+    step = locate(run)
+    assert step.node_ids == [placeholder, child, inner["id"]]
+    assert step.as_json()["node_ids"] == step.node_ids
+    assert run["id"] not in step.node_ids
+
+
+def test_a_subflow_that_failed_outside_its_tasks_has_its_own_ids_on_the_path(dalgo_runs):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    child = dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    step = locate(run)
+    assert step.kind == "airbyte" and step.node_ids == [str(read_flow_run(child).parent_task_run_id), child]
+
+
+def test_any_node_at_any_depth_is_found_and_a_stranger_is_not(dalgo_runs, prefect_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    parent_id, placeholders, children = run["id"], [], []
+    for depth in range(2):
+        child_id = str(uuid.uuid4())
+        placeholder = prefect_api.add_task_run(parent_id, name=f"shellop-level-{depth}", child_flow_run_id=child_id)
+        prefect_api.add_flow_run(id=child_id, name=f"sub-{depth}", parent_task_run_id=placeholder["id"])
+        placeholders.append(placeholder["id"])
+        children.append(child_id)
+        parent_id = child_id
+    deep = prefect_api.add_task_run(parent_id, name="dbtjob-dbt-run", state_type="COMPLETED")
+    root = flow_run_info_from_prefect(read_flow_run(run["id"]))
+
+    step = step_for_task_run(root, deep["id"])
+    assert (step.task_run_id, step.flow_run_id, step.log_scope) == (deep["id"], children[1], "task_run")
+    assert step.node_ids == [placeholders[0], children[0], placeholders[1], children[1], deep["id"]]
+    by_placeholder, by_subflow = step_for_task_run(root, placeholders[1]), step_for_task_run(root, children[1])
+    assert by_placeholder.key == by_subflow.key == f"task:{children[1]}"
+
+    other_run, _ = dalgo_runs.pipeline(connections=0)
+    stranger = dalgo_runs.dbt_task(other_run)
+    for node_id in (stranger["id"], other_run["id"], str(uuid.uuid4())):
+        with pytest.raises(NodeNotFound):
+            step_for_task_run(root, node_id)
+
+
+def test_a_dbt_test_failed_runs_step_is_its_failed_dbt_tests(dalgo_runs):
+    run, _ = dalgo_runs.pipeline(connections=0, dbt_slugs=("dbt-run", "dbt-test"), state_type="COMPLETED",
+                                 state_name="DBT_TEST_FAILED")
+    dalgo_runs.dbt_task(run, "dbt-run", failed=False)
+    tests = dalgo_runs.dbt_task(run, "dbt-test", state_type="COMPLETED", state_name="DBT_TEST_FAILED")
+    step = locate(run)
+    assert (step.task_run_id, step.kind, step.task_slug) == (tests["id"], "dbt", "dbt-test")
+
+
+def test_failed_dbt_tests_are_not_the_step_of_a_run_whose_body_failed(dalgo_runs):
+    run, _ = dalgo_runs.pipeline(connections=0, dbt_slugs=("dbt-test",), message="the flow body raised")
+    dalgo_runs.dbt_task(run, "dbt-test", state_type="COMPLETED", state_name="DBT_TEST_FAILED")
+    step = locate(run)
+    assert step.kind == "flow" and step.state_message == "the flow body raised"

@@ -8,9 +8,19 @@ from django.core import mail
 from django_q.models import OrmQ
 
 from ddpui.core.webhooks.handler import handle_notification
-from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.core.webhooks.intake import record_notification
-from ddpui.models import AirbyteJob, Notification, NotificationStatus, OrgTask, PrefectFlowRun, TaskLock
+from ddpui.core.webhooks.parse import ParsedNotification
+from ddpui.models import (
+    AirbyteJob,
+    LlmSession,
+    Notification,
+    NotificationStatus,
+    OrgTask,
+    PrefectFlowRun,
+    SummaryStatus,
+    TaskLock,
+)
+from tasks.summaries import summarize_flow_run_failure
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +201,69 @@ def test_one_failure_told_in_two_delivery_styles_is_emailed_once(failed_pipeline
     assert len(mail.outbox) == 1
     automation.refresh_from_db()
     assert automation.status == NotificationStatus.HANDLED
+
+
+DBT_TEST_LOG = [
+    "Running with dbt=1.8.2",
+    "Found 12 models, 30 data tests, 2 sources",
+    "1 of 30 START test not_null_stg_customers_id ............ [RUN]",
+    "1 of 30 FAIL 3 not_null_stg_customers_id ................ [FAIL 3 in 0.05s]",
+    "2 of 30 PASS unique_stg_customers_id .................... [PASS in 0.04s]",
+    "Failure in test not_null_stg_customers_id (models/staging/schema.yml)",
+    "  Got 3 results, configured to fail if != 0",
+    "Done. PASS=29 WARN=0 ERROR=1 SKIP=0 TOTAL=30",
+]
+
+
+def test_dbt_test_failed_run_is_summarized_end_to_end_from_its_failing_tests(client, webhook_key, dalgo_runs):
+    # Dalgo's dbt-test step returns State(COMPLETED, name="DBT_TEST_FAILED") and the run ends that way too.
+    run, _ = dalgo_runs.pipeline(connections=0, dbt_slugs=("dbt-run", "dbt-test"), state_type="COMPLETED",
+                                 state_name="DBT_TEST_FAILED", message="WARNING: dbt test failed")
+    dalgo_runs.dbt_task(run, "dbt-run", failed=False, lines=["Done. PASS=12 WARN=0 ERROR=0 SKIP=0 TOTAL=12"])
+    test_task = dalgo_runs.dbt_task(run, "dbt-test", lines=DBT_TEST_LOG, state_type="COMPLETED",
+                                    state_name="DBT_TEST_FAILED")
+    body = {"body": f"Flow run {run['name']} with id {run['id']} entered state DBT_TEST_FAILED"}
+    response = client.post("/webhooks/v1/notification/", body, content_type="application/json",
+                           HTTP_X_NOTIFICATION_KEY=webhook_key)
+    assert response.status_code == 200
+    notification = Notification.objects.get(flow_run_id=run["id"])
+    OrmQ.objects.all().delete()
+
+    outcome = handle_notification(notification.id)
+
+    assert outcome["enqueue_summary"] == "summary queued"
+    assert queued_funcs() == ["tasks.summaries.summarize_flow_run_failure"]
+    assert PrefectFlowRun.objects.get(flow_run_id=run["id"]).state_name == "DBT_TEST_FAILED"
+    # What the queued task does on the cluster:
+    summarize_flow_run_failure(*OrmQ.objects.get().task["args"])
+    session = LlmSession.objects.get(flow_run_id=run["id"])
+    assert session.status == SummaryStatus.READY and session.trigger == "failure"
+    assert session.task_id == test_task["id"] and session.failed_step["task_slug"] == "dbt-test"
+    assert session.category == "data_quality_test"
+    evidence = " ".join(line["text"] for line in session.evidence)
+    assert "not_null_stg_customers_id" in evidence
+    assert "Got 3 results" in session.excerpt
+
+
+def test_a_completed_run_with_passing_tests_is_not_summarized(prefect_api, make_dataflow):
+    dataflow, parameters = make_dataflow([], ["dbt-test"])
+    run = prefect_api.add_flow_run(deployment_id=dataflow.deployment_id, parameters=parameters,
+                                   state_type="COMPLETED", state_name="Completed")
+    OrmQ.objects.all().delete()
+    handle_notification(notify(run, "Completed").id)
+    assert "tasks.summaries.summarize_flow_run_failure" not in queued_funcs()
+
+
+def test_a_step_error_quoting_a_secret_is_stored_redacted(failed_pipeline_run, monkeypatch):
+    run, _, _ = failed_pipeline_run
+
+    def broken_enqueue(flow_run_id):
+        raise RuntimeError(repr({"broker": "postgresql://dalgo:Broker5ecret@db/crm", "password": "Hunter9pw"}))
+
+    monkeypatch.setattr("ddpui.core.webhooks.handler.enqueue_flow_run_summary", broken_enqueue)
+    notification = notify(run, "Failed")
+    handle_notification(notification.id)
+    notification.refresh_from_db()
+    error = notification.step_errors["enqueue_summary"]
+    assert error.startswith("RuntimeError: ") and "[REDACTED:password]" in error
+    assert "Broker5ecret" not in error and "Hunter9pw" not in error

@@ -1,0 +1,79 @@
+"""The secret corpus figures: how many secrets redaction catches, and what it changes that holds none.
+
+Run from the repository root: ``python -m bench.secret_corpus`` (a few seconds). Prints:
+
+1. the corpus (``tests/core/secret_corpus.py``): entries, secrets, secrets that survive redaction (leaks),
+   entries left without any marker, and the same for the shapes that once passed through (issue 10);
+2. false positives: lines changed by redaction among the shared failure logs (``tests/fixtures/shared_logs``),
+   the corpus's ordinary lines and generated healthy-log noise (``bench/noise.py``), none of which holds a
+   secret; and how fast the noise is redacted (wall and CPU time).
+"""
+
+import json
+import random
+import time
+from pathlib import Path
+
+from bench.noise import airbyte_noise, dbt_noise, prefect_noise
+from ddpui.core.redaction import redact_lines, redact_text
+from tests.core import secret_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
+NOISE_LINES_PER_SYSTEM = 100_000
+
+
+def leak_figures(entries: list[tuple[str, list[str]]]) -> tuple[int, int, int, int]:
+    """Entries, secrets, secrets found in the redacted text, and entries the redaction left unmarked."""
+    secrets = leaks = unmarked = 0
+    for text, entry_secrets in entries:
+        redacted = redact_text(text)
+        secrets += len(entry_secrets)
+        leaks += sum(secret in redacted for secret in entry_secrets)
+        unmarked += "[REDACTED:" not in redacted
+    return len(entries), secrets, leaks, unmarked
+
+
+def changed_lines(lines: list[str]) -> int:
+    """How many lines redaction changes (each is a false positive: these lines hold no secret)."""
+    return sum(before != after for before, after in zip(lines, redact_lines(lines), strict=True))
+
+
+def shared_log_lines() -> list[str]:
+    """Every line of the shared failure logs named in their labels."""
+    labels = json.loads((SHARED_LOGS / "labels.json").read_text(encoding="utf-8"))
+    return [line for label in labels for line in (SHARED_LOGS / label["file"]).read_text(encoding="utf-8").splitlines()]
+
+
+def noise_lines() -> list[str]:
+    """Healthy Airbyte, dbt and Prefect output, generated with a fixed seed."""
+    lines: list[str] = []
+    for generate in (airbyte_noise, dbt_noise, prefect_noise):
+        lines.extend(generate(NOISE_LINES_PER_SYSTEM, random.Random(3)))
+    return lines
+
+
+def main() -> None:
+    """Print the corpus and false-positive figures."""
+    print("Secret corpus (tests/core/secret_corpus.py)")
+    for name, entries in (("all entries", secret_corpus.SECRET_LINES),
+                          ("shapes that passed through before issue 10", secret_corpus.PASSED_THROUGH)):
+        count, secrets, leaks, unmarked = leak_figures(entries)
+        print(f"  {name}: {count} entries holding {secrets} secrets, {leaks} leaked, {unmarked} entries unmarked")
+    print("False positives (lines changed that hold no secret)")
+    shared = shared_log_lines()
+    print(f"  shared failure logs: {changed_lines(shared)}/{len(shared)} lines")
+    ordinary = secret_corpus.ORDINARY_LINES
+    print(f"  corpus ordinary lines: {changed_lines(ordinary)}/{len(ordinary)} lines")
+    noise = noise_lines()
+    started, started_cpu = time.perf_counter(), time.process_time()
+    changed = changed_lines(noise)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    print(f"  generated healthy-log noise: {changed}/{len(noise):,} lines")
+    # CPU time as well: other processes on a shared machine stretch the wall time, not the CPU time
+    print(f"Speed: {len(noise):,} noise lines redacted in {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU "
+          f"({len(noise) / cpu_seconds:,.0f} lines per CPU second)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Who may call us: API tokens, the failed-authentication throttle, orgs and their users."""

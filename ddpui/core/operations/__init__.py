@@ -1,0 +1,1 @@
+"""Running the service: data retention and the one-time Prefect set-up."""

@@ -1,0 +1,89 @@
+"""Shared fixtures for the redaction and log-condensing tests: the shared failure logs with their labels (repo
+copy) and the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
+and reach the tests as fixtures and parameters."""
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
+HARD_LOGS = HERE.parent / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
+STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
+
+
+def _load_sibling(name: str) -> ModuleType:
+    """Import a module that sits next to this conftest by its path."""
+    spec = importlib.util.spec_from_file_location(f"core_tests_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+secret_corpus = _load_sibling("secret_corpus")
+
+
+def load_labels(folder: Path = SHARED_LOGS) -> list[dict]:
+    """The labels of the logs in ``folder`` (the shared logs by default), each with the log's lines under
+    "lines" and its step kind."""
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+    for label in labels:
+        label["lines"] = (folder / label["file"]).read_text(encoding="utf-8").splitlines()
+        label["step_kind"] = STEP_KIND_BY_SYSTEM[label["system"]]
+    return labels
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize tests over corpus entries and shared logs by fixture name."""
+    if "secret_entry" in metafunc.fixturenames:
+        metafunc.parametrize("secret_entry", secret_corpus.SECRET_LINES,
+                             ids=[f"secret{index}" for index in range(len(secret_corpus.SECRET_LINES))])
+    if "passed_through_entry" in metafunc.fixturenames:
+        metafunc.parametrize("passed_through_entry", secret_corpus.PASSED_THROUGH,
+                             ids=[f"shape{index}" for index in range(len(secret_corpus.PASSED_THROUGH))])
+    if "ordinary_line" in metafunc.fixturenames:
+        metafunc.parametrize("ordinary_line", secret_corpus.ORDINARY_LINES)
+    if "shared_log" in metafunc.fixturenames:
+        labels = load_labels()
+        metafunc.parametrize("shared_log", labels, ids=[label["file"][:2] for label in labels])
+    if "hard_log" in metafunc.fixturenames:
+        labels = load_labels(HARD_LOGS)
+        metafunc.parametrize("hard_log", labels, ids=[label["file"][:2] for label in labels])
+
+
+@pytest.fixture(scope="session")
+def shared_logs() -> list[dict]:
+    """All shared logs with their labels."""
+    return load_labels()
+
+
+@pytest.fixture(scope="session")
+def hard_logs() -> list[dict]:
+    """All real logs of the hard kinds (tests/fixtures/hard_logs) with their labels."""
+    return load_labels(HARD_LOGS)
+
+
+@pytest.fixture(scope="session")
+def secret_lines() -> list[tuple[str, list[str]]]:
+    """The whole secret corpus: (log text, secrets that must not survive)."""
+    return secret_corpus.SECRET_LINES
+
+
+@pytest.fixture(scope="session")
+def passed_through() -> list[tuple[str, list[str]]]:
+    """The corpus entries of the shapes that once reached the LLM, the database and the failure email."""
+    return secret_corpus.PASSED_THROUGH
+
+
+def kept_root_causes(label: dict, shown_lines: list[tuple[int, str]]) -> int:
+    """How many of the label's root-cause substrings appear in the shown lines."""
+    return sum(1 for needle in label["root_cause_lines"] if any(needle in text for _, text in shown_lines))
+
+
+@pytest.fixture(scope="session")
+def count_kept_root_causes():
+    """The kept_root_causes helper, as a fixture (test modules cannot import this conftest)."""
+    return kept_root_causes
