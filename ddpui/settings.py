@@ -176,8 +176,8 @@ PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
 # prefect-client retries 408/429/502/503 and timeouts itself (5 times, 2-32 s backoff by default): that could
 # hold one handler call for minutes, past the task timeout. Two retries; our own schedules do the rest.
-# Prefect reads its settings from the environment when first used, which is after Django's settings load.
-os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_RETRIES", "2"))
+# Applied by ddpui/clients/prefect.py, the one module that configures prefect-client.
+PREFECT_CLIENT_MAX_RETRIES = env_int("PREFECT_CLIENT_MAX_RETRIES", 2)
 # Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
 # LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
