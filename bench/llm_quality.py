@@ -23,29 +23,23 @@ excerpt numbers lines. A 1.5B model takes about 1-2 minutes per log on 2 CPU cor
 
 import argparse
 import json
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
+import httpx
+from django.conf import settings
+from django.utils import timezone  # noqa: E402
 
-import django  # noqa: E402
-import httpx  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-
+import bench.bench_django  # noqa: F401  (first of ours: Django set up on the bench database)
 from bench.condense import load_labels, table  # noqa: E402
+from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
+from ddpui.core.auth.orgs import create_org_with_admin  # noqa: E402
 from ddpui.core.summaries.condense import condense  # noqa: E402
 from ddpui.core.summaries.prompt import build_messages, prompt_overhead_tokens  # noqa: E402
 from ddpui.core.summaries.summarize import offline_summary, summarize_logs  # noqa: E402
-from ddpui.core.summaries.tokens import estimate_tokens  # noqa: E402
+from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
+from ddpui.models import Org, OrgPreferences  # noqa: E402
 from harness.llm_server import MODELS, start_llm_server  # noqa: E402
 from harness.processes import ProcessStack  # noqa: E402
 
@@ -90,6 +84,15 @@ def token_fixture(base_url: str, model: str) -> list[dict]:
     ]
 
 
+def opted_in_org() -> Org:
+    """The bench org on a freshly migrated bench database, opted in to LLM summaries as its admin would."""
+    run_dir = run_directory("llm-quality")
+    fresh_database(bench_env(run_dir), run_dir)
+    org, _, _ = create_org_with_admin(name="Bench NGO", email="admin@bench.example")
+    OrgPreferences.objects.filter(org=org).update(llm_optin=True, llm_optin_date=timezone.now())
+    return org
+
+
 def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None:
     """Summarize each shared log with the model and offline; print the quality table (and the token table)."""
     settings.OPENAI_API_KEY = "sk-local-bench"
@@ -97,6 +100,7 @@ def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None
     settings.LLM_MODEL = model
     settings.LLM_TIMEOUT_SECONDS = BENCH_LLM_TIMEOUT_SECONDS
     labels = load_labels()[:count]
+    org = opted_in_org()
     rows, token_rows = [], []
     totals = {"model_evidence": 0, "offline_evidence": 0, "model_category": 0, "offline_category": 0,
               "honoured": 0, "grounded": 0, "labelled": 0}
@@ -106,7 +110,7 @@ def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None
         excerpt = condense(label["lines"], budget_tokens=budget)
         offline = offline_summary(excerpt, step, "Failed")
         began = time.monotonic()
-        result = summarize_logs(excerpt=excerpt, failed_step=step, state_name="Failed")
+        result = summarize_logs(org=org, excerpt=excerpt, failed_step=step, state_name="Failed")
         seconds = time.monotonic() - began
         model_right = result.category == label["category"]
         offline_right = offline.category == label["category"]
