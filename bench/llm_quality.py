@@ -45,7 +45,7 @@ from bench.condense import load_labels, table  # noqa: E402
 from ddpui.core.summaries.condense import condense  # noqa: E402
 from ddpui.core.summaries.prompt import build_messages, prompt_overhead_tokens  # noqa: E402
 from ddpui.core.summaries.summarize import offline_summary, summarize_logs  # noqa: E402
-from ddpui.core.summaries.tokens import estimate_tokens  # noqa: E402
+from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 from harness.llm_server import MODELS, start_llm_server  # noqa: E402
 from harness.processes import ProcessStack  # noqa: E402
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ddpui.core.summaries.tokens import TokenTally, estimate_tokens
+from ddpui.core.summaries.token_estimate import TokenTally, estimate_tokens
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 COUNTS = json.loads((FIXTURES / "qwen_token_counts.json").read_text())
