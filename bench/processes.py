@@ -2,19 +2,18 @@
 configuration, and a real qcluster, all through the harness's process helpers (own process group, log file,
 stopped in reverse order even when the script fails).
 
-The harness's `start_web` runs a fixed two sync workers; the benchmarks need to choose workers and threads,
-so `start_gunicorn` here is the same start with those knobs and without the access log (it costs CPU).
+The web server is the production command (`scripts/serve.sh`, nginx in front of gunicorn) through the
+harness's `start_web`; `start_gunicorn` here chooses workers and threads and drops the access log (it costs CPU).
 """
 
 import os
-import sys
+import secrets
 import tempfile
 from pathlib import Path
 
-from harness.app import START_TIMEOUT_SECONDS, WEBHOOK_PATH, AppConfig, app_env
+from harness.app import AppConfig, app_env, start_web
 from harness.database import migrate, own_database_url, prepare_database
-from harness.prefect_venv import REPO_ROOT
-from harness.processes import ManagedProcess, ProcessStack, free_port, http_answers, wait_until
+from harness.processes import ManagedProcess, ProcessStack
 
 BENCH_DATABASE_NAME = "ddpui_bench"
 WEBHOOK_KEY = "bench-webhook-key-6d1f0c"
@@ -30,6 +29,8 @@ def use_bench_database() -> str:
     url = bench_database_url()
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "ddpui.settings"
+    # Without DEBUG the app refuses the default key: a key of this run's own, shared with the processes it starts.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return url
 
 
@@ -58,16 +59,7 @@ def fresh_database(env: dict[str, str], run_dir: Path) -> None:
 
 
 def start_gunicorn(stack: ProcessStack, env: dict[str, str], *, workers: int, threads: int) -> tuple[ManagedProcess, str]:
-    """gunicorn serving ddpui.wsgi on a free loopback port with `workers` processes of `threads` threads
-    (gthread when threads > 1); returns the process and its base URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "ddpui.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--timeout", "30"]
-    if threads > 1:
-        command += ["--worker-class", "gthread", "--threads", str(threads)]
+    """The production web command (nginx in front of gunicorn, the harness's `start_web`) with `workers`
+    processes of `threads` threads (gthread when threads > 1); returns the process and nginx's base URL."""
     # An INFO line per request would be measured too (the qcluster keeps INFO: the harness waits for its line).
-    process = stack.start("gunicorn", command, env={**env, "LOG_LEVEL": "WARNING"}, cwd=REPO_ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_answers(base_url + WEBHOOK_PATH), timeout=START_TIMEOUT_SECONDS,
-               what=f"gunicorn at {base_url}", watch=[process], interval=0.3)
-    return process, base_url
+    return start_web(stack, {**env, "LOG_LEVEL": "WARNING"}, workers=workers, threads=threads, gunicorn_args=())

@@ -4,6 +4,7 @@
 import json
 
 from django.contrib import admin
+from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from ddpui.models import (
@@ -18,6 +19,7 @@ from ddpui.models import (
     OrgUser,
     PrefectFlowRun,
     RevokedToken,
+    SummaryRegeneration,
     TaskLock,
 )
 
@@ -114,19 +116,36 @@ class NotificationAdmin(admin.ModelAdmin):
 class LlmSessionAdmin(admin.ModelAdmin):
     """Failure summaries, readable: failed step, title, summary, fix steps, evidence."""
 
-    list_display = ("created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "title")
-    list_filter = ("status", "category", "provider", "trigger", "org")
+    list_display = (
+        "created_at", "org", "flow_run_id", "step_label", "status", "category", "provider", "grounded", "title"
+    )
+    list_filter = ("status", "category", "provider", "grounded", "trigger", "org")
     search_fields = ("flow_run_id", "title", "fingerprint", "public_id")
     readonly_fields = ("failed_step_readable", "fix_steps_readable", "evidence_readable", "timings")
     fieldsets = (
         (None, {"fields": ("org", "flow_run_id", "status", "last_error", "attempts", "next_attempt_at")}),
-        ("Failed step", {"fields": ("failed_step_readable",)}),
-        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "is_transient", "confidence")}),
+        ("Asked and made", {"fields": ("trigger", "requested_at", "ready_at", "regenerating_since")}),
+        ("Failed step", {"fields": ("failed_step_readable", "node_ids")}),
+        ("Summary", {"fields": ("title", "summary", "root_cause", "category", "model_category", "is_transient",
+                                "confidence", "grounded")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
         ("Evidence", {"fields": ("evidence_readable", "excerpt")}),
         ("How it was made", {"fields": ("provider", "model", "prompt_version", "tokens_in", "tokens_out",
                                         "latency_ms", "fingerprint", "reused_from", "timings")}),
     )
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, headed by how many model summaries were grounded (of those the filters select)."""
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            counts = changelist.queryset.filter(grounded__isnull=False).aggregate(
+                grounded_count=Count("pk", filter=Q(grounded=True)),
+                not_grounded_count=Count("pk", filter=Q(grounded=False)),
+                disputed_count=Count("pk", filter=~Q(model_category="")),
+            )
+            response.context_data["grounding_counts"] = counts
+        return response
 
     @admin.display(description="Step")
     def step_label(self, session: LlmSession) -> str:
@@ -159,3 +178,12 @@ class AuthFailureWindowAdmin(admin.ModelAdmin):
     list_filter = ("scope",)
     ordering = ("-failures",)
     readonly_fields = ("scope", "client", "failures", "window_started_at")
+
+
+@admin.register(SummaryRegeneration)
+class SummaryRegenerationAdmin(admin.ModelAdmin):
+    """Users' regenerates: what counts against each org's daily cap."""
+
+    list_display = ("requested_at", "org", "session", "orguser")
+    list_filter = ("org",)
+    date_hierarchy = "requested_at"

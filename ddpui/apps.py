@@ -4,6 +4,9 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.module_loading import import_string
 
+# Registers the start-up checks (the secret key) with Django's check framework.
+from ddpui import checks  # noqa: F401
+
 ENSURE_SCHEDULES = "ddpui.core.queueing.schedules.ensure_schedules"
 
 

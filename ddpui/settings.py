@@ -4,6 +4,7 @@ The defaults give a working local setup with no external service: SQLite when DA
 console email backend, and the offline summarizer when no OPENAI_API_KEY is set.
 """
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -52,9 +53,21 @@ def origin_of(url: str) -> str:
 
 
 # Changing SECRET_KEY silently drops queued Django-Q2 tasks (they are signed with it): set it once per deployment.
+# Without DEBUG the app refuses to start with this default or any short key (ddpui/checks.py).
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "ddpui-insecure-development-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+# ---- HTTPS (production: all true, HSTS a year; `manage.py check --deploy` is then clean, see .env.example) ----
+# Off by default because the local set-up (demo, tests) serves plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# TLS ends at the proxy in front of gunicorn: it says which scheme the client used (deploy/nginx.conf sets it).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO") else None
 
 INSTALLED_APPS = [
     "ddpui.admin_apps.ThrottledAdminConfig",  # django.contrib.admin, logins throttled
@@ -189,6 +202,9 @@ LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 45)
 # "json_schema" asks for structured output; servers that reject it are retried with "json_object", then plain.
 LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")
+# The answer's token cap: a summary is ~300 tokens; without a cap a small model once generated 3,770 tokens
+# until its context filled. An answer cut at the cap is treated as malformed (offline summary, no retry).
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 700)
 SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
@@ -201,6 +217,12 @@ SUMMARY_REGENERATE_MIN_SECONDS = env_int("SUMMARY_REGENERATE_MIN_SECONDS", 300)
 # Regenerates per org in any 24 hours; beyond it the stored summary answers (or 429 when there is none).
 # Separate from SUMMARY_MAX_ATTEMPTS: a user's regenerates never use up the automatic path's tries.
 SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
+# At most this many LLM calls at once across EVERY qcluster on this database (the provider's rate limits are
+# per account, and Dalgo grows by adding cluster hosts). Held as PostgreSQL advisory locks, which PostgreSQL
+# frees when a killed worker's connection closes. 0 turns the bound off (each worker may call).
+LLM_MAX_CONCURRENCY = env_int("LLM_MAX_CONCURRENCY", 8)
+# How long a summary waits for a free slot before it stores the offline summary and retries later (backoff).
+LLM_SLOT_WAIT_SECONDS = env_float("LLM_SLOT_WAIT_SECONDS", 60)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -209,6 +231,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds for each SMTP connect/read/write (Django's default is none: an SMTP server that never greets would hold
+# the handler until Django-Q's timeout). Well under Q_TIMEOUT_SECONDS.
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "dalgo-notifications@localhost")
 FRONTEND_URL = env_str("FRONTEND_URL", "http://localhost:3000")
 # Dalgo's second frontend (webapp_v2); Dalgo's deployments set both.
@@ -227,7 +252,11 @@ CORS_ALLOW_HEADERS = (*default_headers, "x-dalgo-org")
 # The lease (`retry`) starts when the cluster PREFETCHES a task. With queue_limit == workers and
 # retry >= (queue_limit / workers + 2) * timeout, a prefetched task is never redelivered while it waits or runs.
 Q_WORKERS = env_int("Q_WORKERS", 2)
-Q_TIMEOUT_SECONDS = env_int("Q_TIMEOUT_SECONDS", 120)
+# A summary task waits for the logs to settle and makes one model call: its timeout follows both, so a slow
+# local model (a 1.5B model on CPU took 121 s) is not killed mid-call. 120 s at the default settings.
+Q_TIMEOUT_SECONDS = env_int(
+    "Q_TIMEOUT_SECONDS", max(120, math.ceil(LLM_TIMEOUT_SECONDS + LOG_SETTLE_MAX_SECONDS + 60))
+)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "ddpui"),
     "orm": "default",
@@ -246,6 +275,16 @@ Q_CLUSTER = {
     "label": "Django-Q2",
     "sync": env_bool("Q_SYNC", False),
 }
+
+# ---- Liveness of the cluster (GET /health/, manage.py check_queue, manage.py queue_watchdog) ------------------
+# The queue is stalled when a task has waited this long AND no task finished within it. Longer than
+# Q_TIMEOUT_SECONDS, so a cluster whose workers all run the longest allowed task never counts as stalled; a
+# cluster the watchdog restarted gets this long to boot and take work before it is judged again.
+QUEUE_STALL_SECONDS = env_float("QUEUE_STALL_SECONDS", Q_TIMEOUT_SECONDS + 60)
+# The watchdog checks this often and restarts the cluster after this many stalled checks in a row: a wedged
+# cluster is healed within about QUEUE_STALL_SECONDS + FAILURES x INTERVAL.
+QUEUE_WATCHDOG_INTERVAL_SECONDS = env_float("QUEUE_WATCHDOG_INTERVAL_SECONDS", 30)
+QUEUE_WATCHDOG_FAILURES = env_int("QUEUE_WATCHDOG_FAILURES", 3)
 
 LOGGING = {
     "version": 1,

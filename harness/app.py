@@ -1,11 +1,15 @@
-"""Our app as it runs in production: gunicorn serving ddpui.wsgi, and a real `manage.py qcluster`, both with
-the environment the caller chooses (database, Prefect, Airbyte stand-in, LLM or none)."""
+"""Our app as it runs in production: `scripts/serve.sh` (nginx in front of gunicorn serving ddpui.wsgi) and a
+real `manage.py qcluster`, both with the environment the caller chooses (database, Prefect, Airbyte stand-in,
+LLM or none)."""
 
 import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import httpx
+from django.conf import settings as django_settings
 
 from harness.prefect_venv import REPO_ROOT
 from harness.processes import HarnessError, ManagedProcess, ProcessStack, free_port, http_answers, wait_until
@@ -32,6 +36,9 @@ class AppConfig:
     openai_base_url: str = ""
     log_settle_interval_seconds: float = 1.0
     log_settle_max_seconds: float = 4.0
+    # Any other settings the caller chooses (Q_*, LLM_*, SUMMARY_*): applied last, so they win over both the
+    # inherited environment (whose Q_* and the like are dropped) and the defaults above.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
@@ -40,6 +47,9 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "ddpui.settings",
+            # The caller's own key (it may enqueue tasks the cluster runs: both must sign alike). Without DEBUG
+            # the app refuses the default key, so callers set one (tests/settings.py, the bench, the demo).
+            "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
             "DATABASE_URL": config.database_url,
             "PREFECT_API_URL": config.prefect_api_url,
             # prefect-client keeps its profile under PREFECT_HOME: not in the user's home.
@@ -57,29 +67,42 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
         env["OPENAI_API_KEY"] = config.openai_api_key
     if config.openai_base_url:
         env["OPENAI_BASE_URL"] = config.openai_base_url
+    env.update(config.settings)
     return env
 
 
-def start_web(stack: ProcessStack, env: dict[str, str]) -> tuple[ManagedProcess, str]:
-    """gunicorn on a free loopback port; returns the process and the base URL once it answers."""
-    port = free_port()
+def start_web(stack: ProcessStack, env: dict[str, str], *, workers: int = WEB_WORKERS, threads: int = 1,
+              gunicorn_args: tuple[str, ...] = ("--access-logfile", "-")) -> tuple[ManagedProcess, str]:
+    """The production web command, `scripts/serve.sh` (nginx buffering in front of gunicorn), on free loopback
+    ports; returns the process (its log holds gunicorn's output) and nginx's base URL once it answers."""
+    port, backend = free_port(), free_port()
     process = stack.start(
-        "gunicorn",
-        [sys.executable, "-m", "gunicorn", "ddpui.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(WEB_WORKERS), "--timeout", "30", "--access-logfile", "-"],
-        env=env,
+        "web",
+        ["bash", str(REPO_ROOT / "scripts" / "serve.sh"), *gunicorn_args],
+        env={**env, "WEB_LISTEN": f"127.0.0.1:{port}", "WEB_BACKEND": f"127.0.0.1:{backend}",
+             "WEB_RUN_DIR": str(stack.run_dir / "web"), "WEB_WORKERS": str(workers), "WEB_THREADS": str(threads),
+             "PYTHON": sys.executable},
         cwd=REPO_ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_answers(base_url + WEBHOOK_PATH), timeout=START_TIMEOUT_SECONDS,
-               what=f"gunicorn at {base_url}", watch=[process], interval=0.3)
+    wait_until(lambda: http_answers(base_url + WEBHOOK_PATH) and not web_says_unavailable(base_url),
+               timeout=START_TIMEOUT_SECONDS, what=f"nginx and gunicorn at {base_url}", watch=[process], interval=0.3)
     return process, base_url
 
 
-def start_cluster(stack: ProcessStack, env: dict[str, str]) -> ManagedProcess:
-    """A real qcluster. Stopped by SIGTERM to its main process only, which lets it drain its workers."""
+def web_says_unavailable(base_url: str) -> bool:
+    """nginx answers but gunicorn does not yet (nginx's 503)."""
+    try:
+        return httpx.get(base_url + WEBHOOK_PATH, timeout=2).status_code == 503
+    except httpx.HTTPError:
+        return True
+
+
+def start_cluster(stack: ProcessStack, env: dict[str, str], name: str = "qcluster") -> ManagedProcess:
+    """A real qcluster (`name` names its process and log: several clusters may share the database, as
+    several hosts would). Stopped by SIGTERM to its main process only, which lets it drain its workers."""
     process = stack.start(
-        "qcluster", [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
+        name, [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
     )
     wait_until(lambda: CLUSTER_RUNNING.search(process.output_since_start()), timeout=START_TIMEOUT_SECONDS,
                what="the qcluster to start", watch=[process], interval=0.3)

@@ -1,5 +1,5 @@
 """Everything one end-to-end run needs, started in order and stopped in reverse: the Airbyte stand-in, a real
-Prefect server, the flow runner, the database, gunicorn, the qcluster; then Prefect is configured to call us
+Prefect server, the flow runner, the database, the web server (nginx + gunicorn), the qcluster; then Prefect is configured to call us
 with the project's own `setup_prefect_webhook` command."""
 
 import secrets
@@ -77,6 +77,7 @@ def start_stack(
     fresh_database: bool,
     openai_api_key: str = "",
     openai_base_url: str = "",
+    settings: dict[str, str] | None = None,
     progress: Progress = lambda message: None,
     waiting: Callable[[float], None] | None = None,
 ) -> DalgoStack:
@@ -96,6 +97,7 @@ def start_stack(
             airbyte_port=stack.airbyte.port,
             openai_api_key=openai_api_key,
             openai_base_url=openai_base_url,
+            settings=dict(settings or {}),
         )
         # The database is made while Prefect boots: both take seconds.
         progress("preparing the database")
@@ -103,7 +105,7 @@ def start_stack(
         migrate(stack.env, run_dir / "migrate.log")
         progress("waiting for Prefect")
         wait_for_prefect_server(stack.prefect, progress=waiting)
-        progress("starting the flow runner, gunicorn and the qcluster")
+        progress("starting the flow runner, the web server (nginx + gunicorn) and the qcluster")
         stack.flows = start_flow_server(
             stack.processes, prefect_python, api_url=stack.prefect.api_url, airbyte_api_url=stack.airbyte.api_url
         )

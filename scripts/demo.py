@@ -3,9 +3,9 @@
     python scripts/demo.py
 
 Starts a Prefect server (building its virtualenv once, 1-2 minutes, needs PyPI), the Airbyte stand-in,
-gunicorn and a qcluster against PostgreSQL (DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo,
-created and migrated if needed), configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline
-whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
+the production web command (scripts/serve.sh: nginx in front of gunicorn) and a qcluster against PostgreSQL
+(DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/ddpui_demo, created and migrated if needed),
+configures Prefect with `manage.py setup_prefect_webhook`, runs a pipeline whose dbt step fails and one whose second Airbyte sync fails, waits for the summaries and prints them with
 the failed step and where the time went. Everything it started is stopped at the end, on error, or on Ctrl-C.
 
 With OPENAI_API_KEY (and optionally OPENAI_BASE_URL, LLM_MODEL) set, summaries come from the model; without,
@@ -13,6 +13,7 @@ from the offline summarizer.
 """
 
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -25,6 +26,8 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
 os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+# Without DEBUG the app refuses the default key: a key of the demo's own, shared with the processes it starts.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 
 import django  # noqa: E402
 
@@ -47,6 +50,9 @@ from harness.scenarios import (  # noqa: E402
 from harness.stack import DalgoStack, start_stack  # noqa: E402
 
 DEMO_ORG = {"name": "Demo NGO", "email": "manager@demo-ngo.example", "slug": "demo-ngo"}
+# The user's own cluster, model and summary settings reach the app's processes (the harness drops inherited
+# Q_* variables unless they are passed on like this).
+PASSED_ON_PREFIXES = ("Q_", "LLM_", "SUMMARY_")
 
 
 class Progress:
@@ -120,6 +126,7 @@ def main() -> int:
             fresh_database=True,
             openai_api_key=os.environ.get("OPENAI_API_KEY", ""),
             openai_base_url=os.environ.get("OPENAI_BASE_URL", ""),
+            settings={name: value for name, value in os.environ.items() if name.startswith(PASSED_ON_PREFIXES)},
             progress=progress.step,
             waiting=progress.waiting,
         )

@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine, idempotent: PostgreSQL running, the project's virtualenv with its pinned packages.
+# Set-up on a fresh machine, idempotent: PostgreSQL installed and running with DATABASE_URL's role and database,
+# nginx installed (scripts/setup_system.sh), the project's virtualenv with its pinned packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  echo "setup: starting PostgreSQL"
-  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
-  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-fi
+bash scripts/setup_system.sh
 
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"

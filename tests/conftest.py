@@ -219,6 +219,9 @@ def process_env(settings, **overrides) -> dict[str, str]:
     database = connection.settings_dict
     env = {
         **os.environ,
+        # The app's own settings, with this session's key: tasks signed here are accepted there.
+        "DJANGO_SETTINGS_MODULE": "ddpui.settings",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": f"postgresql://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "PREFECT_API_URL": settings.PREFECT_API_URL,
         "PREFECT_NOTIFICATIONS_WEBHOOK_KEY": settings.PREFECT_NOTIFICATIONS_WEBHOOK_KEY,

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 PAGES = [
     "ddpui_org", "ddpui_orguser", "ddpui_apitoken", "ddpui_orgdataflow", "ddpui_orgtask", "ddpui_tasklock",
-    "ddpui_prefectflowrun", "ddpui_airbytejob", "ddpui_notification", "ddpui_llmsession",
+    "ddpui_prefectflowrun", "ddpui_airbytejob", "ddpui_notification", "ddpui_llmsession", "ddpui_summaryregeneration",
     "django_q_success", "django_q_failure", "django_q_schedule", "django_q_ormq",
 ]
 
@@ -40,3 +40,12 @@ def test_a_summary_page_shows_step_title_fix_and_evidence(staff_client, org):
         assert text in page
     listing = staff_client.get(reverse("admin:ddpui_llmsession_changelist") + "?status=ready").content.decode()
     assert "dbt-run failed: column missing" in listing
+
+
+def test_the_summary_list_counts_grounded_and_disputed_model_summaries(staff_client, org):
+    for number, (grounded, model_category) in enumerate([(True, ""), (True, ""), (False, "network"), (None, "")]):
+        baker.make(LlmSession, org=org, flow_run_id=f"run-{number}", step_key="task:1", status=SummaryStatus.READY,
+                   grounded=grounded, model_category=model_category, provider="openai" if grounded is not None else "offline")
+    listing = staff_client.get(reverse("admin:ddpui_llmsession_changelist")).content.decode()
+    assert "Model summaries: 2 grounded," in listing
+    assert "1 not grounded" in listing and "1 with the rules&#x27; category kept" in listing.replace("'", "&#x27;")

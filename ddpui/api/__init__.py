@@ -1,7 +1,9 @@
 """The HTTP API: the Prefect webhook, the summary read API, Dalgo's login and its compatible endpoints."""
 
+import logging
 import math
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import Throttled
@@ -11,6 +13,8 @@ from ddpui.api.auth import DalgoAuth, TokenExpired
 
 # Dalgo's code for an expired access-token cookie: its webapp_v2 refreshes the cookie and retries on it.
 TOKEN_EXPIRED_STATUS = 498
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(title="Dalgo failure summaries", version="1", auth=DalgoAuth(), urls_namespace="ddpui-api")
 api.add_router("/webhooks/v1/", webhook_api.router)
@@ -34,3 +38,13 @@ def too_many_failures(request: HttpRequest, exc: Throttled) -> HttpResponse:
 def token_expired(request: HttpRequest, exc: TokenExpired) -> HttpResponse:
     """498 {"detail": "Token expired"}, as Dalgo's backend answers an expired cookie token."""
     return api.create_response(request, {"detail": "Token expired"}, status=TOKEN_EXPIRED_STATUS)
+
+
+@api.exception_handler(DatabaseError)
+def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """503 with Retry-After, as JSON: the database is down or unreachable (a stored read will work again once
+    it is back; nothing was changed). Django's own answer would be an HTML 500."""
+    logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+    response = api.create_response(request, {"detail": "database unavailable, try again"}, status=503)
+    response["Retry-After"] = "5"
+    return response

@@ -42,7 +42,11 @@ def key_is_valid(request: HttpRequest) -> bool:
 
 
 def read_body_within_limit(request: HttpRequest) -> bytes | None:
-    """The request body, or None when it is larger than WEBHOOK_MAX_BODY_BYTES (read at most one byte more)."""
+    """The request body, or None when it is larger than WEBHOOK_MAX_BODY_BYTES (read at most one byte more).
+
+    A chunked body has no Content-Length, so Django reads it as empty; a server that decodes chunked bodies and
+    marks the input as ending there (`wsgi.input_terminated`, as gunicorn does) lets us read it ourselves.
+    """
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -50,7 +54,11 @@ def read_body_within_limit(request: HttpRequest) -> bytes | None:
         declared = 0
     if declared > limit:
         return None
-    body = request.read(limit + 1)
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared and request.META.get("wsgi.input_terminated"):
+        body = request.META["wsgi.input"].read(limit + 1)
+    else:
+        body = request.read(limit + 1)
     return None if len(body) > limit else body
 
 

@@ -27,6 +27,8 @@ from prefect.client.schemas.objects import FlowRun, StateType, TaskRun
 from prefect.client.schemas.sorting import FlowRunSort, LogSort, TaskRunSort
 from prefect.exceptions import ObjectNotFound
 
+from ddpui.clients.deadline import DeadlineTransport
+
 # The server rejects a larger page (limit 201 is a 422).
 LOG_PAGE_SIZE = 200
 
@@ -41,16 +43,20 @@ class FlowRunNotFound(PrefectError):
 
 # One open client per process and API URL: building one costs an SSL context and a CSRF probe, and a
 # summary makes a dozen reads. Keyed by pid because the qcluster forks its workers.
-OPEN_CLIENTS: dict[tuple[int, str], SyncPrefectClient] = {}
+OPEN_CLIENTS: dict[tuple[int, str, float], SyncPrefectClient] = {}
 
 
 def shared_client() -> SyncPrefectClient:
-    """This process's open SyncPrefectClient for PREFECT_API_URL."""
-    key = (os.getpid(), settings.PREFECT_API_URL)
+    """This process's open SyncPrefectClient for PREFECT_API_URL. Each request ends within
+    PREFECT_HTTP_TIMEOUT_SECONDS of wall-clock time (however slowly Prefect answers), and a request cut by that
+    deadline is not retried by prefect-client."""
+    timeout = settings.PREFECT_HTTP_TIMEOUT_SECONDS
+    key = (os.getpid(), settings.PREFECT_API_URL, timeout)
     client = OPEN_CLIENTS.get(key)
     if client is None:
         client = SyncPrefectClient(
-            settings.PREFECT_API_URL, httpx_settings={"timeout": settings.PREFECT_HTTP_TIMEOUT_SECONDS}
+            settings.PREFECT_API_URL,
+            httpx_settings={"timeout": timeout, "transport": DeadlineTransport(timeout, retries=3)},
         )
         client.__enter__()
         OPEN_CLIENTS[key] = client

@@ -60,6 +60,15 @@ class LlmSession(models.Model):
     evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
     is_transient = models.BooleanField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    grounded = models.BooleanField(
+        null=True, blank=True,
+        help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
+                  "them. Empty for offline summaries.",
+    )
+    model_category = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
+    )
 
     # How it was made.
     provider = models.CharField(max_length=32, blank=True, default="")

@@ -22,7 +22,8 @@ from django.utils import timezone
 from django_q.models import OrmQ, Task
 
 from ddpui.models import LlmSession, Notification
-from harness.processes import free_port
+from harness.app import start_web
+from harness.processes import ProcessStack
 from standins.airbyte_api import failure
 from standins.llm_api import CHAT_PATH
 from tests.conftest import REPO_ROOT, poll_until, process_env, stop_process
@@ -256,26 +257,15 @@ def answers(url: str) -> bool:
 
 @pytest.fixture
 def web_url(transactional_db, settings, webhook_key, tmp_path):
-    """Our app under gunicorn (as in production; Django's live server resets connections beyond a small
-    listen backlog, so it cannot take a 50-delivery burst) on this test's database; stopped at teardown."""
-    port = free_port()
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "ddpui.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--worker-class", "gthread", "--threads", "8", "--timeout", "30"],
-            cwd=REPO_ROOT, env=process_env(settings), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    """Our app served as in production (`scripts/serve.sh`: nginx in front of gunicorn, here 2 x 8 gthread;
+    Django's live server resets connections beyond a small listen backlog, so it cannot take a 50-delivery
+    burst) on this test's database; stopped at teardown."""
+    stack = ProcessStack(tmp_path / "web")
     try:
-        poll_until(lambda: process.poll() is not None or answers(url + WEBHOOK_PATH), timeout=30, interval=0.2,
-                   what="gunicorn to answer")
-        assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        _, url = start_web(stack, process_env(settings), threads=8)
         yield url
     finally:
-        # SIGINT is gunicorn's quick shutdown; SIGTERM would wait for idle keep-alive connections.
-        process.send_signal(signal.SIGINT)
-        stop_process(process, timeout=10)
+        stack.stop_all()
 
 
 @pytest.fixture

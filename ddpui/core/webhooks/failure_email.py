@@ -48,18 +48,17 @@ def email_failure(info: FlowRunInfo, org: Org | None) -> str:
     if not recipients:
         return "org has no managers with an email address"
     # The same failure can reach us in two delivery styles (automation JSON and Dalgo's text body): the
-    # unique claim row, not the notification, decides that it is emailed once.
-    try:
-        with transaction.atomic():
-            claim = FailureEmail.objects.create(
-                flow_run_id=info.id, state_name=info.state_name, run_count=info.run_count, recipients=len(recipients)
-            )
-    except IntegrityError:
-        return "already emailed"
+    # unique claim row, not the notification, decides that it is emailed once. The row commits only once the
+    # send has returned: a send cut short by anything (an error, the SMTP timeout, Django-Q's timeout, which is
+    # a SystemExit, or a killed worker) rolls it back, so the retry sends instead of saying "already emailed".
+    # A concurrent claim of the same failure waits on the row's unique index until this one is decided.
     subject, body = failure_email_text(info, org)
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
-    except Exception:
-        claim.delete()  # not sent: let the retry of this step send it
-        raise
+        with transaction.atomic():
+            FailureEmail.objects.create(
+                flow_run_id=info.id, state_name=info.state_name, run_count=info.run_count, recipients=len(recipients)
+            )
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+    except IntegrityError:
+        return "already emailed"
     return f"emailed {len(recipients)} manager(s)"
