@@ -11,8 +11,9 @@ import json
 import uuid
 
 import pytest
+from django.utils import timezone
 
-from ddpui.models import Org
+from ddpui.models import Org, OrgPreferences
 from harness.app import run_manage
 from harness.flows.catalog import FAKE_SECRET_VALUES, dbt_error_line
 from harness.llm_server import LlmServer, LlmServerUnavailable, start_llm_server
@@ -56,6 +57,9 @@ def real_llm_run(e2e_stack: DalgoStack, llm_server: LlmServer, django_db_blocker
             if not Org.objects.using(ALIAS).filter(slug=ORG_SLUG).exists():
                 run_manage(e2e_stack.env, "create_org", "--name", "Real LLM NGO", "--email", "manager@real-llm.test",
                            "--slug", ORG_SLUG)
+            # Its admin opted in to LLM summaries (Dalgo's llm_optin): this test is about the model's summary.
+            OrgPreferences.objects.using(ALIAS).filter(org__slug=ORG_SLUG).update(
+                llm_optin=True, llm_optin_date=timezone.now())
             org = Org.objects.using(ALIAS).get(slug=ORG_SLUG)
             scenario = dbt_failure_after_sync(e2e_stack.airbyte, failing_model=FAILING_MODEL)
             scenario.name += ", summarized by Qwen2.5-Coder-0.5B"

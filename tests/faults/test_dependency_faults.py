@@ -4,7 +4,16 @@ nothing is lost: the run is recorded, the email sent once, the Airbyte jobs stor
 
 import pytest
 
-from ddpui.models import AirbyteJob, LlmSession, Notification, NotificationStatus, PrefectFlowRun, SummaryStatus
+from ddpui.models import (
+    AirbyteJob,
+    DeliveryStatus,
+    FailureDelivery,
+    LlmSession,
+    Notification,
+    NotificationStatus,
+    PrefectFlowRun,
+    SummaryStatus,
+)
 from tasks.webhooks import retry_notifications
 
 pytestmark = pytest.mark.cluster
@@ -70,7 +79,10 @@ def test_dependency_fault_while_the_handler_runs_loses_nothing(
 
     assert PrefectFlowRun.objects.get(flow_run_id=run["id"]).state_name == "Failed"
     assert AirbyteJob.objects.filter(config_id=connection_id, status="failed").exists()
-    assert clusters.log_text().count("Subject: Dalgo: pipeline run") == 1, "the failure email, exactly once"
+    # The failure email goes out once the summary is stored (console email backend: the cluster's log).
+    wait_for(lambda: FailureDelivery.objects.filter(flow_run_id=run["id"], status=DeliveryStatus.SENT).exists(),
+             timeout=30, what="the failure email sent")
+    assert clusters.log_text().count(f"Run: {run['name']} ({run['id']})") == 1, "the failure email, exactly once"
     session = LlmSession.objects.get(flow_run_id=run["id"])
     assert session.failed_step["kind"] == "airbyte" and session.failed_step["airbyte_job_id"]
     assert "lacks scope marketing.read" in session.excerpt, "Airbyte's own failure reason is in the evidence"
