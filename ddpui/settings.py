@@ -176,8 +176,8 @@ PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
 # prefect-client retries 408/429/502/503 and timeouts itself (5 times, 2-32 s backoff by default): that could
 # hold one handler call for minutes, past the task timeout. Two retries; our own schedules do the rest.
-# Prefect reads its settings from the environment when first used, which is after Django's settings load.
-os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_RETRIES", "2"))
+# Applied by ddpui/clients/prefect.py, the one module that configures prefect-client.
+PREFECT_CLIENT_MAX_RETRIES = env_int("PREFECT_CLIENT_MAX_RETRIES", 2)
 # Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
 # LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
@@ -223,6 +223,27 @@ SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
 LLM_MAX_CONCURRENCY = env_int("LLM_MAX_CONCURRENCY", 8)
 # How long a summary waits for a free slot before it stores the offline summary and retries later (backoff).
 LLM_SLOT_WAIT_SECONDS = env_float("LLM_SLOT_WAIT_SECONDS", 60)
+
+# ---- The org's say over its logs, and its LLM budget --------------------------------------------------------
+# Dalgo's default: an org's logs go to an LLM only after an org admin opted in (OrgPreferences.llm_optin).
+LLM_OPTIN_DEFAULT = env_bool("LLM_OPTIN_DEFAULT", False)
+# Opting in regenerates the org's offline summaries of this many recent days with the model.
+LLM_OPTIN_UPGRADE_DAYS = env_int("LLM_OPTIN_UPGRADE_DAYS", 7)
+# Tokens in + out per org per calendar month (UTC); over it the org gets offline summaries until the month
+# ends and its admins are emailed once. 0 means no budget.
+LLM_MONTHLY_TOKEN_BUDGET_PER_ORG = env_int("LLM_MONTHLY_TOKEN_BUDGET_PER_ORG", 0)
+
+# ---- Failure notifications (email and Discord) ----------------------------------------------------------------
+# The failure message waits for the summary at most this long, then goes out saying where the summary will be.
+NOTIFY_WAIT_FOR_SUMMARY_SECONDS = env_float("NOTIFY_WAIT_FOR_SUMMARY_SECONDS", 60)
+# A channel that is down is retried with backoff (base, doubling, capped at an hour) up to this many tries.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 30)
+# The summary page's address as the people who get the message reach it (the link in the email).
+SUMMARY_PAGE_BASE_URL = env_str("SUMMARY_PAGE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A Discord webhook URL must start with one of these, so no one can point the server at an internal address.
+DISCORD_WEBHOOK_ALLOWED_PREFIXES = env_list("DISCORD_WEBHOOK_ALLOWED_PREFIXES", "https://discord.com/api/webhooks/")
+DISCORD_HTTP_TIMEOUT_SECONDS = env_float("DISCORD_HTTP_TIMEOUT_SECONDS", 10)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

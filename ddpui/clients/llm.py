@@ -126,8 +126,10 @@ def retry_after_seconds(exc: openai.APIStatusError) -> float | None:
         return None
 
 
-def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
-    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure.
+def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any], end_user: str = "") -> LlmAnswer:
+    """One chat completion asking for JSON that follows `schema`; raises LlmError on failure. `end_user` is
+    OpenAI's `user` field (the org's slug: an id for the provider's abuse monitoring, and how a test stand-in
+    tells whose request it was).
 
     The whole call, fallbacks to plainer response formats included, ends within LLM_TIMEOUT_SECONDS of
     wall-clock time: a server trickling its answer byte by byte cannot hold a worker longer. An answer cut at
@@ -135,10 +137,12 @@ def chat_json(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmA
     cut again, so it is not transient.
     """
     with deadline(settings.LLM_TIMEOUT_SECONDS):
-        return chat_json_within_deadline(messages, schema=schema)
+        return chat_json_within_deadline(messages, schema=schema, end_user=end_user)
 
 
-def chat_json_within_deadline(messages: list[dict[str, str]], *, schema: dict[str, Any]) -> LlmAnswer:
+def chat_json_within_deadline(
+    messages: list[dict[str, str]], *, schema: dict[str, Any], end_user: str = ""
+) -> LlmAnswer:
     """chat_json's work, under the caller's deadline."""
     client = make_client()
     modes = modes_to_try()
@@ -149,6 +153,8 @@ def chat_json_within_deadline(messages: list[dict[str, str]], *, schema: dict[st
             "model": settings.LLM_MODEL, "messages": messages, "temperature": 0,
             "max_tokens": settings.LLM_MAX_OUTPUT_TOKENS,
         }
+        if end_user:
+            kwargs["user"] = end_user
         response_format = response_format_param(mode, schema)
         if response_format:
             kwargs["response_format"] = response_format

@@ -13,9 +13,19 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from prefect.client.orchestration import SyncPrefectClient
 
-from ddpui.models import LlmSession, Notification, NotificationStatus, Org, OrgTask, PrefectFlowRun, TaskLock
+from ddpui.models import (
+    LlmSession,
+    Notification,
+    NotificationStatus,
+    Org,
+    OrgPreferences,
+    OrgTask,
+    PrefectFlowRun,
+    TaskLock,
+)
 from harness.app import run_manage
 from harness.flow_runs import read_run
 from harness.flows.catalog import (
@@ -67,6 +77,8 @@ def harness_org(stack: DalgoStack) -> Org:
     """The org of the runs, made by the project's own `create_org` command."""
     if not Org.objects.using(ALIAS).filter(slug=ORG_SLUG).exists():
         run_manage(stack.env, "create_org", "--name", "Harness NGO", "--email", "manager@harness.test", "--slug", ORG_SLUG)
+    # Its admin opted in to LLM summaries (Dalgo's llm_optin), so the LLM tests get the model's summary.
+    OrgPreferences.objects.using(ALIAS).filter(org__slug=ORG_SLUG).update(llm_optin=True, llm_optin_date=timezone.now())
     return Org.objects.using(ALIAS).get(slug=ORG_SLUG)
 
 

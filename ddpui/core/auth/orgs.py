@@ -8,7 +8,7 @@ from django.db.models import Exists
 from django.utils.text import slugify
 
 from ddpui.core.auth.api_tokens import issue_token
-from ddpui.models import Org, OrgUser, OrgUserRole, RevokedToken
+from ddpui.models import MANAGER_ROLES, Org, OrgUser, OrgUserRole, RevokedToken
 
 
 class OrgUserError(ValueError):
@@ -70,3 +70,9 @@ def membership(user_id: int, org_slug: str | None, *, unless_revoked: list[str] 
     if unless_revoked:
         rows = rows.filter(~Exists(RevokedToken.objects.filter(jti__in=unless_revoked)))
     return rows.order_by("id").first()
+
+
+def manager_emails(org: Org) -> list[str]:
+    """Email addresses of the org's admins (Dalgo's super-admins and admins): who is told of failures and budgets."""
+    emails = OrgUser.objects.filter(org=org, role__in=MANAGER_ROLES).values_list("user__email", flat=True)
+    return sorted({email for email in emails if email})

@@ -19,6 +19,7 @@ from ddpui.clients import prefect
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
+from ddpui.core.notify.deliveries import summary_stored
 from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
 from ddpui.core.summaries.evidence import Evidence, gather_evidence
@@ -177,8 +178,11 @@ def produce(
         source = None if regenerate else find_reusable(session, failure_print)
         if source is not None:
             clock.lap("summarize")
-            return save_reuse(session, source=source, excerpt=excerpt, failed_step=failed_step, timings=clock.timings)
+            reused = save_reuse(session, source=source, excerpt=excerpt, failed_step=failed_step, timings=clock.timings)
+            summary_stored(reused)
+            return reused
         result = summarize_logs(
+            org=session.org,
             excerpt=excerpt,
             failed_step=failed_step,
             run_name=root.name if root else "",
@@ -195,6 +199,8 @@ def produce(
             )
             clock.lap("store")
             LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
+        # The failure message waits for this: queue it now (whichever first, this or the end of its wait).
+        summary_stored(saved)
         return saved
     except (PrefectError, AirbyteError) as exc:
         logger.warning("summary %s: %s", session.pk, exc)

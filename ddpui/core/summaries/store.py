@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.queueing.leases import claim
+from ddpui.core.queueing.leases import backoff, claim
 from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.public import dalgo_result
@@ -102,9 +102,8 @@ def needs_work(session: LlmSession, *, regenerate: bool) -> bool:
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
-    """Exponential backoff from SUMMARY_RETRY_BASE_SECONDS, never sooner than the server's Retry-After."""
-    delay = settings.SUMMARY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=max(min(delay, 6 * 3600), retry_after or 0))
+    """Backoff from SUMMARY_RETRY_BASE_SECONDS (up to 6 h), never sooner than the server's Retry-After."""
+    return backoff(attempts, base=settings.SUMMARY_RETRY_BASE_SECONDS, cap=6 * 3600, retry_after=retry_after)
 
 
 def dalgo_pairs(session: LlmSession) -> list[dict[str, str]]:
@@ -144,6 +143,7 @@ def save_summary(
         setattr(session, name, redact_value(getattr(result, name)))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
+    session.offline_reason = result.offline_reason
     session.reused_from = None
     session.response = dalgo_pairs(session)
     session.assistant_prompt = result.prompt
@@ -172,6 +172,7 @@ def save_reuse(
         setattr(session, name, getattr(source, name))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = source.fingerprint
+    session.offline_reason = source.offline_reason
     session.reused_from = source
     session.tokens_in, session.tokens_out, session.latency_ms = 0, 0, 0
     session.response = dalgo_pairs(session)
@@ -225,7 +226,7 @@ def find_reusable(session: LlmSession, fingerprint: str) -> LlmSession | None:
 
 def due_rows(now) -> QuerySet[LlmSession]:
     """Sessions whose next try is due and that nobody holds."""
-    return LlmSession.objects.filter(next_attempt_at__lte=now).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return LlmSession.objects.due(now)
 
 
 def due_for_retry(limit: int = 50) -> list[int]:

@@ -3,7 +3,9 @@
 With an LLM configured it makes one chat-completions call, validates the JSON answer and grounds it in the
 excerpt (ddpui/core/summaries/grounding.py); if the model is down or answers nonsense it returns the offline
 summary with `llm_error` set (the caller stores it and retries the model later when the error is transient).
-Without an LLM it returns the offline summary.
+Without an LLM, or for an org whose logs must not go to one (not opted in, over its monthly budget), it
+returns the offline summary with `offline_reason` set: the gate is here, right before the call, so every path
+(automatic, on demand, regenerate, retries) passes it.
 """
 
 from dataclasses import dataclass, field
@@ -13,12 +15,14 @@ from django.conf import settings
 
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
 from ddpui.core.llm_slots import llm_slot
+from ddpui.core.org_settings.preferences import llm_refusal
 from ddpui.core.summaries.categorize import Category, categorize
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.fingerprint import strip_log_prefix
 from ddpui.core.summaries.grounding import MAX_EVIDENCE_LINES, ground_answer
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
+from ddpui.models import Org
 
 OFFLINE_PROMPT_VERSION = "offline-v1"
 
@@ -45,6 +49,7 @@ class SummaryResult:
     llm_error: str | None = None
     llm_error_transient: bool = False
     retry_after: float | None = None
+    offline_reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     # Model summaries only: did its evidence hold up, the model's category when the rules' clear one replaced
     # it, and the response format the server honoured.
@@ -96,18 +101,24 @@ def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: s
     )
 
 
+NO_LLM_CONFIGURED = "no LLM is configured"
+
+
 def summarize_logs(
-    *, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
+    *, org: Org | None, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
 ) -> SummaryResult:
     """Turn a condensed, redacted excerpt into a validated structured summary (one LLM call at most)."""
-    if not llm_configured():
-        return offline_summary(excerpt, failed_step, state_name)
+    refusal = llm_refusal(org) if llm_configured() else NO_LLM_CONFIGURED
+    if refusal:
+        offline = offline_summary(excerpt, failed_step, state_name)
+        offline.offline_reason = refusal
+        return offline
     messages = build_messages(excerpt, failed_step, run_name=run_name, state_name=state_name)
     prompt = messages[-1]["content"]
     try:
         # One of LLM_MAX_CONCURRENCY slots shared by every cluster: the provider's limits are per account.
         with llm_slot():
-            answer = chat_json(messages, schema=SUMMARY_SCHEMA)
+            answer = chat_json(messages, schema=SUMMARY_SCHEMA, end_user=org.slug)
         parsed = parse_summary(answer.content)
     except LlmError as exc:
         return with_llm_error(offline_summary(excerpt, failed_step, state_name), exc, exc.transient, prompt)

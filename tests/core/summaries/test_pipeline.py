@@ -1,5 +1,5 @@
 """The whole summary pipeline in-process: locate -> evidence -> condense -> summarize -> store, against
-stand-ins on real sockets. Pins the upstream mistakes of contract section 6."""
+stand-ins on real sockets. Pins the upstream mistakes listed in docs/dalgo.md."""
 
 import datetime
 import json
