@@ -8,11 +8,12 @@ from django.utils.dateparse import parse_datetime
 from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import Notification, Org
+from ddpui.models.vocabulary import PrefectState
 
 # Root runs that end in these states get a failure email (as in Dalgo) and a failure summary.
-FAILURE_STATE_NAMES = frozenset({"Failed", "Crashed", "TimedOut"})
+FAILURE_STATE_NAMES = frozenset({PrefectState.FAILED, PrefectState.CRASHED, PrefectState.TIMED_OUT})
 # Dalgo's own state name (type COMPLETED): dbt tests failed and the run went on. Its frontends offer a summary.
-DBT_TEST_FAILED = "DBT_TEST_FAILED"
+DBT_TEST_FAILED = PrefectState.DBT_TEST_FAILED
 # Root runs that end in these states are summarized automatically: the failures, and failed dbt tests.
 SUMMARY_STATE_NAMES = FAILURE_STATE_NAMES | {DBT_TEST_FAILED}
 TERMINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})

@@ -17,10 +17,16 @@ from ddpui.models.org import (
     OrgUserRole,
     TaskLock,
 )
+from ddpui.models.vocabulary import BodyFormat, PrefectState, StepKind, SummaryCategory, SummaryTrigger
 from ddpui.models.work import RetriedWork, RetriedWorkQuerySet
 
 __all__ = [
     "AirbyteJob",
+    "BodyFormat",
+    "PrefectState",
+    "StepKind",
+    "SummaryCategory",
+    "SummaryTrigger",
     "ApiToken",
     "AuthFailureWindow",
     "DataflowType",

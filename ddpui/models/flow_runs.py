@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from ddpui.models.vocabulary import BodyFormat
 from ddpui.models.work import RetriedWork
 
 
@@ -48,7 +49,7 @@ class Notification(RetriedWork):
     state_name = models.CharField(max_length=64)
     state_type = models.CharField(max_length=20, blank=True, default="")
     parent_task_run_id = models.CharField(max_length=64, null=True, blank=True)
-    body_format = models.CharField(max_length=20, help_text="text, flow_run_json or automation_json")
+    body_format = models.CharField(max_length=20, choices=BodyFormat.choices)
     payload = models.JSONField(default=dict, help_text="The body received, with secrets redacted.")
     status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.RECEIVED)
     steps_done = models.JSONField(default=list, blank=True, help_text="Handler steps that completed.")

@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from ddpui.models.vocabulary import SummaryTrigger
 from ddpui.models.work import RetriedWork
 
 
@@ -48,7 +49,7 @@ class LlmSession(RetriedWork):
     airbyte_job_id = models.BigIntegerField(null=True, blank=True)
     attempt_number = models.IntegerField(null=True, blank=True)
     session_type = models.CharField(max_length=40, default="log_summarization")
-    trigger = models.CharField(max_length=20, default="failure", help_text="failure (automatic) or on_demand.")
+    trigger = models.CharField(max_length=20, choices=SummaryTrigger.choices, default=SummaryTrigger.FAILURE)
     # Derived by the database from `status` so no write path (save, .update(), bulk) can leave it stale.
     session_status = models.GeneratedField(
         expression=models.Case(

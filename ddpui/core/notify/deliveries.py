@@ -33,6 +33,7 @@ from ddpui.models import (
     OrgDataFlow,
     SummaryStatus,
 )
+from ddpui.models.vocabulary import SummaryTrigger
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def channels_of(org: Org) -> list[str]:
 def stored_summary(org_id: int, flow_run_id: str) -> LlmSession | None:
     """The run's automatic summary, if it is ready."""
     return (
-        LlmSession.objects.filter(org_id=org_id, flow_run_id=flow_run_id, trigger="failure", status=SummaryStatus.READY)
+        LlmSession.objects.filter(
+            org_id=org_id, flow_run_id=flow_run_id, trigger=SummaryTrigger.FAILURE, status=SummaryStatus.READY
+        )
         .order_by("created_at")
         .first()
     )
@@ -79,10 +82,17 @@ def plan_failure_notices(info: FlowRunInfo, org: Org | None) -> str:
         try:
             with transaction.atomic():
                 FailureDelivery.objects.create(
-                    org=org, flow_run_id=info.id, flow_run_name=info.name, pipeline_name=pipeline or "",
-                    state_name=info.state_name, state_message=plain(info.state_message, 500),
-                    run_count=info.run_count, end_time=info.end_time, channel=channel,
-                    wait_until=wait_until, next_attempt_at=wait_until,
+                    org=org,
+                    flow_run_id=info.id,
+                    flow_run_name=info.name,
+                    pipeline_name=pipeline or "",
+                    state_name=info.state_name,
+                    state_message=plain(info.state_message, 500),
+                    run_count=info.run_count,
+                    end_time=info.end_time,
+                    channel=channel,
+                    wait_until=wait_until,
+                    next_attempt_at=wait_until,
                 )
             planned.append(channel)
         except IntegrityError:
@@ -100,7 +110,7 @@ def plan_failure_notices(info: FlowRunInfo, org: Org | None) -> str:
 
 def summary_stored(session: LlmSession) -> int:
     """The run's summary is stored: its waiting deliveries are due now. Returns how many were queued."""
-    if session.trigger != "failure" or not session.flow_run_id:
+    if session.trigger != SummaryTrigger.FAILURE or not session.flow_run_id:
         return 0
     waiting = FailureDelivery.objects.filter(
         org_id=session.org_id, flow_run_id=session.flow_run_id, status=DeliveryStatus.WAITING
@@ -125,7 +135,9 @@ def send_due_deliveries() -> int:
     due = FailureDelivery.objects.filter(status__in=OPEN).due()
     exhausted = due.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS)
     exhausted.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
-    return queue_deliveries(list(due.filter(attempts__lt=settings.NOTIFY_MAX_ATTEMPTS).values_list("pk", flat=True)[:BATCH]))
+    return queue_deliveries(
+        list(due.filter(attempts__lt=settings.NOTIFY_MAX_ATTEMPTS).values_list("pk", flat=True)[:BATCH])
+    )
 
 
 def send(delivery: FailureDelivery, subject: str, body: str) -> int:
@@ -145,8 +157,14 @@ def send(delivery: FailureDelivery, subject: str, body: str) -> int:
 
 def deliver(delivery_id: int) -> str:
     """Claim one delivery and send it, with the summary when it is stored. Sent only once the send returned."""
-    if not claim(FailureDelivery, delivery_id, seconds=DELIVERY_LEASE_SECONDS,
-                 extra=_open_q(), retry_field="next_attempt_at", count_field="attempts"):
+    if not claim(
+        FailureDelivery,
+        delivery_id,
+        seconds=DELIVERY_LEASE_SECONDS,
+        extra=_open_q(),
+        retry_field="next_attempt_at",
+        count_field="attempts",
+    ):
         return "not due or held by another worker"
     delivery = FailureDelivery.objects.select_related("org").get(pk=delivery_id)
     session = stored_summary(delivery.org_id, delivery.flow_run_id)
@@ -158,8 +176,15 @@ def deliver(delivery_id: int) -> str:
         logger.warning("delivery %s (%s) failed: %s", delivery.pk, delivery.channel, type(exc).__name__)
         return record_send_failure(delivery, exc)
     FailureDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SENT, sent_at=timezone.now(), summary=session, subject=message.subject, text=body,
-        recipients=recipients, last_error="", next_attempt_at=None, lease_until=None,
+        status=DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        summary=session,
+        subject=message.subject,
+        text=body,
+        recipients=recipients,
+        last_error="",
+        next_attempt_at=None,
+        lease_until=None,
     )
     return f"sent {delivery.channel}{' with the summary' if session else ' without the summary'}"
 
@@ -177,8 +202,9 @@ def record_send_failure(delivery: FailureDelivery, exc: Exception) -> str:
     else:
         retry_after = exc.retry_after if isinstance(exc, DiscordError) else None
         status = DeliveryStatus.RETRYING
-        next_at = timezone.now() + backoff(delivery.attempts, base=settings.NOTIFY_RETRY_BASE_SECONDS,
-                                           retry_after=retry_after)
+        next_at = timezone.now() + backoff(
+            delivery.attempts, base=settings.NOTIFY_RETRY_BASE_SECONDS, retry_after=retry_after
+        )
     FailureDelivery.objects.filter(pk=delivery.pk).update(
         status=status, next_attempt_at=next_at, last_error=error, lease_until=None
     )

@@ -19,6 +19,7 @@ from prefect.events.actions import CallWebhook, ChangeFlowRunState
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
 from ddpui.clients import prefect_automations
+from ddpui.models.vocabulary import PrefectState
 
 WEBHOOK_BLOCK_NAME = "dalgo-failure-summaries"
 NOTIFY_AUTOMATION_NAME = "dalgo-failure-summaries: notify on flow run end"
@@ -26,7 +27,14 @@ HEARTBEAT_AUTOMATION_NAME = "dalgo-failure-summaries: crash runs that stopped se
 
 # Terminal states. DBT_TEST_FAILED is Dalgo's own COMPLETED-type state: without it such a run's task locks
 # would never be released.
-NOTIFY_STATE_NAMES = ("Failed", "Crashed", "TimedOut", "Completed", "Cancelled", "DBT_TEST_FAILED")
+NOTIFY_STATE_NAMES = (
+    PrefectState.FAILED.value,
+    PrefectState.CRASHED.value,
+    PrefectState.TIMED_OUT.value,
+    PrefectState.COMPLETED.value,
+    PrefectState.CANCELLED.value,
+    PrefectState.DBT_TEST_FAILED.value,
+)
 
 # The body parse_automation_body reads. Prefect renders it with Jinja; `tojson` fails on UUIDs and datetimes
 # and then nothing is sent at all, so those are quoted strings ("None" when absent, which the parser accepts).
@@ -48,7 +56,10 @@ AUTOMATION_PAYLOAD_TEMPLATE = """{
 # A runner sends a heartbeat every PREFECT_RUNNER_HEARTBEAT_FREQUENCY seconds (when set); this many seconds of
 # silence after one means the process is gone.
 HEARTBEAT_SILENCE = timedelta(seconds=90)
-FLOW_RUN_END_EVENTS = tuple(f"prefect.flow-run.{name}" for name in ("Completed", "Failed", "Cancelled", "Crashed"))
+FLOW_RUN_END_EVENTS = tuple(
+    f"prefect.flow-run.{name}"
+    for name in (PrefectState.COMPLETED, PrefectState.FAILED, PrefectState.CANCELLED, PrefectState.CRASHED)
+)
 
 
 @dataclass
@@ -212,7 +223,11 @@ def check_prefect_webhook(url: str | None = None, *, heartbeat_guard: bool = Fal
         return False, [*outcomes, Outcome(block_item, "missing")]
     wanted = webhook_block_data(url or str(block.data.get("url") or ""))
     stale = sorted(name for name in wanted if canonical(block.data.get(name)) != canonical(wanted[name]))
-    outcomes.append(Outcome(block_item, "differs" if stale else "ok", f"differs: {', '.join(stale)}" if stale else "", str(block.id)))
+    outcomes.append(
+        Outcome(
+            block_item, "differs" if stale else "ok", f"differs: {', '.join(stale)}" if stale else "", str(block.id)
+        )
+    )
     wanted_automations = [notify_automation(block.id)] + ([heartbeat_guard_automation()] if heartbeat_guard else [])
     for automation in wanted_automations:
         found = prefect_automations.read_automations_named(automation.name)

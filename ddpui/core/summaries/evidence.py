@@ -24,6 +24,7 @@ from ddpui.core.flow_runs import FlowRunInfo
 from ddpui.core.summaries.condense import LogGap, LogLine
 from ddpui.core.summaries.locate import FailedStep
 from ddpui.models import AirbyteJob
+from ddpui.models.vocabulary import StepKind
 
 FAILED_JOB_STATUSES = ("failed", "incomplete", "cancelled")
 # A step that ended this long before its quiet time (an on-demand summary of an old run): one read is enough.
@@ -76,9 +77,11 @@ class StepLog:
         """The sentence that tells the reader (and the model) that part of the log was not read."""
         if not self.skipped:
             return None
-        return (f"The step logged {self.total:,} log records; only the first {self.head:,} and the last "
-                f"{self.total - self.skipped - self.head:,} were read, the {self.skipped:,} in between were not "
-                f"(marked as not read in the excerpt).")
+        return (
+            f"The step logged {self.total:,} log records; only the first {self.head:,} and the last "
+            f"{self.total - self.skipped - self.head:,} were read, the {self.skipped:,} in between were not "
+            f"(marked as not read in the excerpt)."
+        )
 
 
 def read_step_log(log_filter, max_records: int) -> StepLog:
@@ -276,6 +279,6 @@ def gather_evidence(step: FailedStep, root: FlowRunInfo | None) -> Evidence:
     """The evidence of the failed step only (see the module docstring). `root` is None for a job asked by id."""
     if root is None:
         return requested_job_evidence(step)
-    if step.kind == "airbyte" and step.connection_id:
+    if step.kind == StepKind.AIRBYTE and step.connection_id:
         return airbyte_step_evidence(step, root)
     return prefect_evidence(step, root)

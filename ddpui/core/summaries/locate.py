@@ -18,6 +18,7 @@ from prefect.client.schemas.objects import StateType, TaskRun
 from ddpui.clients import prefect
 from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, DBT_TEST_FAILED, FlowRunInfo, flow_run_info_from_prefect
 from ddpui.core.redaction import redact_value
+from ddpui.models.vocabulary import StepKind
 
 FAILED_TASK_STATE_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 # A runaway chain of subflows is a bug somewhere else; stop well before it costs anything.
@@ -75,11 +76,7 @@ class FailedStep:
 
 def current_attempt_task_runs(flow_run: FlowRunInfo) -> list[TaskRun]:
     """The task runs of the run's latest attempt (a retried flow leaves earlier attempts' runs), by start."""
-    runs = [
-        run
-        for run in prefect.read_task_runs(flow_run.id)
-        if (run.flow_run_run_count or 1) == flow_run.run_count
-    ]
+    runs = [run for run in prefect.read_task_runs(flow_run.id) if (run.flow_run_run_count or 1) == flow_run.run_count]
     return sorted(runs, key=lambda run: run.start_time or run.expected_start_time or datetime.max.astimezone())
 
 
@@ -141,19 +138,19 @@ def kind_for(task: dict[str, Any] | None, label: str, connection_id: str | None)
     """airbyte, dbt, shell or task, from the Dalgo task (when known) and the step's own name."""
     slug = str((task or {}).get("slug") or "")
     if connection_id or slug in AIRBYTE_TASK_SLUGS:
-        return "airbyte"
+        return StepKind.AIRBYTE
     lowered = label.lower()
     if slug.startswith("dbt") or lowered.startswith("dbtjob") or "dbt" in lowered:
-        return "dbt"
+        return StepKind.DBT
     if lowered.startswith("shellop") or slug.startswith("git"):
-        return "shell"
-    return "task"
+        return StepKind.SHELL
+    return StepKind.TASK
 
 
 def step_from_task_run(run: TaskRun, flow_run: FlowRunInfo, path: list[str]) -> FailedStep:
     """A failed (non-subflow) task run as a FailedStep."""
     return FailedStep(
-        kind="task",
+        kind=StepKind.TASK,
         label=run.name or run.task_key or str(run.id),
         flow_run_id=flow_run.id,
         task_run_id=str(run.id),
@@ -169,7 +166,7 @@ def step_from_task_run(run: TaskRun, flow_run: FlowRunInfo, path: list[str]) -> 
 def step_from_flow_run(flow_run: FlowRunInfo, path: list[str]) -> FailedStep:
     """A flow run that failed outside any task (flow body raised, crashed, timed out) as a FailedStep."""
     return FailedStep(
-        kind="flow",
+        kind=StepKind.FLOW,
         label=flow_run.name or flow_run.id,
         flow_run_id=flow_run.id,
         state_name=flow_run.state_name,
@@ -210,7 +207,7 @@ def attach_dalgo_task(step: FailedStep, root: FlowRunInfo) -> FailedStep:
     if task:
         step.task_slug = str(task.get("slug") or "") or None
         step.task_seq = task.get("seq") if isinstance(task.get("seq"), int) else None
-    is_root_body = step.kind == "flow" and not step.path and not step.connection_id
+    is_root_body = step.kind == StepKind.FLOW and not step.path and not step.connection_id
     if not is_root_body:
         step.kind = kind_for(task, " ".join([step.label, *step.path]), step.connection_id)
     return step
@@ -251,7 +248,10 @@ def find_node(
         return None
     for run, child_id in subflows:
         found = find_node(
-            child_id, node_id, path=[*path, run.name or ""], node_ids=[*node_ids, str(run.id), child_id],
+            child_id,
+            node_id,
+            path=[*path, run.name or ""],
+            node_ids=[*node_ids, str(run.id), child_id],
             depth=depth + 1,
         )
         if found is not None:

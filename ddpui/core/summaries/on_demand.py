@@ -34,6 +34,7 @@ from ddpui.models import (
     SummaryRegeneration,
     SummaryStatus,
 )
+from ddpui.models.vocabulary import StepKind, SummaryTrigger
 
 # Large columns the read API does not serve: not fetched on the hot path (loaded if ever touched).
 READ_API_SKIPS = ("excerpt", "response", "assistant_prompt", "user_prompts", "timings")
@@ -61,7 +62,7 @@ def failure_session(org: Org, flow_run_id: str) -> LlmSession | None:
     """The automatic failure summary of a flow run in this org."""
     return (
         org_sessions(org)
-        .filter(flow_run_id=flow_run_id, trigger="failure")
+        .filter(flow_run_id=flow_run_id, trigger=SummaryTrigger.FAILURE)
         .defer(*READ_API_SKIPS)
         .order_by("created_at")
         .first()
@@ -78,7 +79,7 @@ def session_for_node(org: Org, flow_run_id: str, node_id: str) -> LlmSession | N
     row of that node. A run has a handful of rows, so they are matched here rather than by a JSON query."""
     rows = org_sessions(org).filter(flow_run_id=flow_run_id).defer(*READ_API_SKIPS)
     rows = [row for row in rows if names_node(row, node_id)]
-    return min(rows, key=lambda row: (row.trigger != "failure", row.created_at), default=None)
+    return min(rows, key=lambda row: (row.trigger != SummaryTrigger.FAILURE, row.created_at), default=None)
 
 
 def flow_run_in_org(org: Org, flow_run_id: str) -> bool:
@@ -97,9 +98,10 @@ def connection_in_org(org: Org, connection_id: str) -> bool:
 
 def job_of_org_connection(org: Org, connection_id: str, job_id: int) -> bool:
     """Whether the job is one of the connection's jobs we stored and the connection a task of the org."""
-    return connection_in_org(org, connection_id) and AirbyteJob.objects.filter(
-        job_id=job_id, config_id=connection_id
-    ).exists()
+    return (
+        connection_in_org(org, connection_id)
+        and AirbyteJob.objects.filter(job_id=job_id, config_id=connection_id).exists()
+    )
 
 
 def pending_expired(since, now=None) -> bool:
@@ -149,7 +151,9 @@ def regenerate_session(session: LlmSession, *, orguser: OrgUser | None) -> LlmSe
             return session
         if session.status == SummaryStatus.READY and made_recently(session):
             return session
-        used = SummaryRegeneration.objects.filter(org_id=session.org_id, requested_at__gte=now - REGENERATE_WINDOW).count()
+        used = SummaryRegeneration.objects.filter(
+            org_id=session.org_id, requested_at__gte=now - REGENERATE_WINDOW
+        ).count()
         if used >= settings.SUMMARY_REGENERATE_DAILY_LIMIT:
             if session.status == SummaryStatus.READY:
                 return session
@@ -183,9 +187,9 @@ def new_flow_run_session(*, org: Org, orguser: OrgUser, flow_run_id: str, task_i
         raise NotInOrg(flow_run_id)
     failed = locate_failed_step(root) if not task_id or root.needs_summary else None
     if failed is not None and (not task_id or task_id in failed.node_ids):
-        step, trigger = failed, "failure"
+        step, trigger = failed, SummaryTrigger.FAILURE
     else:
-        step, trigger = step_for_task_run(root, task_id), "on_demand"
+        step, trigger = step_for_task_run(root, task_id), SummaryTrigger.ON_DEMAND
     return session_for_step(
         org=org, flow_run_id=root.id, step_key=step.key, failed_step=step.as_json(), orguser=orguser, trigger=trigger
     )
@@ -225,7 +229,7 @@ def request_airbyte_job_summary(
         return answer(stored, orguser=orguser, regenerate=regenerate)
     step_key = f"airbyte:{job_id}:{'latest-failed' if attempt_number is None else attempt_number}"
     failed_step = {
-        "kind": "airbyte",
+        "kind": StepKind.AIRBYTE,
         "label": f"Airbyte job {job_id}",
         "flow_run_id": "",
         "connection_id": connection_id,
@@ -233,6 +237,11 @@ def request_airbyte_job_summary(
         "attempt": attempt_number,
     }
     session = session_for_step(
-        org=org, flow_run_id="", step_key=step_key, failed_step=failed_step, orguser=orguser, trigger="on_demand"
+        org=org,
+        flow_run_id="",
+        step_key=step_key,
+        failed_step=failed_step,
+        orguser=orguser,
+        trigger=SummaryTrigger.ON_DEMAND,
     )
     return answer(session, orguser=orguser, regenerate=regenerate)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from ddpui.core.notify.text import made_by_line, recurrence_line, rerun_line
 from ddpui.models import LlmSession, OrgDataFlow, OrgUser, PrefectFlowRun, SummaryFeedback
+from ddpui.models.vocabulary import SummaryTrigger
 
 
 @dataclass
@@ -35,7 +36,7 @@ def session_by_public_id(public_id: str) -> LlmSession | None:
 def failure_session_of_run(flow_run_id: str, org_ids: list[int]) -> LlmSession | None:
     """The automatic summary of a run, among the orgs the reader belongs to (the alert's link before it existed)."""
     return (
-        LlmSession.objects.filter(flow_run_id=flow_run_id, trigger="failure", org_id__in=org_ids)
+        LlmSession.objects.filter(flow_run_id=flow_run_id, trigger=SummaryTrigger.FAILURE, org_id__in=org_ids)
         .order_by("created_at")
         .first()
     )
@@ -45,11 +46,13 @@ def regenerate_url(session: LlmSession) -> str:
     """Dalgo's logsummary endpoint that regenerates this summary (its limits apply)."""
     step: dict[str, Any] = session.failed_step or {}
     if session.flow_run_id:
-        task = f"&task_id={session.task_id}" if session.trigger == "on_demand" and session.task_id else ""
+        task = f"&task_id={session.task_id}" if session.trigger == SummaryTrigger.ON_DEMAND and session.task_id else ""
         return f"/api/prefect/v1/flow_runs/{session.flow_run_id}/logsummary?regenerate=1{task}"
     attempt = f"&attempt_number={session.attempt_number}" if session.attempt_number is not None else ""
-    return (f"/api/airbyte/v1/connections/{step.get('connection_id', '')}/logsummary"
-            f"?job_id={session.airbyte_job_id}{attempt}&regenerate=1")
+    return (
+        f"/api/airbyte/v1/connections/{step.get('connection_id', '')}/logsummary"
+        f"?job_id={session.airbyte_job_id}{attempt}&regenerate=1"
+    )
 
 
 def summary_page(session: LlmSession, reader: OrgUser) -> SummaryPage:
@@ -57,7 +60,9 @@ def summary_page(session: LlmSession, reader: OrgUser) -> SummaryPage:
     run = PrefectFlowRun.objects.filter(flow_run_id=session.flow_run_id).only("name", "deployment_id").first()
     pipeline = ""
     if run is not None:
-        pipeline = OrgDataFlow.objects.filter(deployment_id=run.deployment_id).values_list("name", flat=True).first() or ""
+        pipeline = (
+            OrgDataFlow.objects.filter(deployment_id=run.deployment_id).values_list("name", flat=True).first() or ""
+        )
     step = session.failed_step or {}
     return SummaryPage(
         session=session,

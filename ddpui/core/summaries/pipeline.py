@@ -37,6 +37,7 @@ from ddpui.core.summaries.store import (
 )
 from ddpui.core.summaries.summarize import summarize_logs
 from ddpui.models import LlmSession, SummaryStatus
+from ddpui.models.vocabulary import SummaryTrigger
 
 logger = logging.getLogger(__name__)
 # A budget set too small for the fixed prompt still leaves the excerpt room for an error and its context.
@@ -83,7 +84,9 @@ def step_from_json(data: dict[str, Any]) -> FailedStep:
     fields = {name: data.get(name) for name in FailedStep.__dataclass_fields__ if name in data}
     for name in ("start_time", "end_time"):
         value = fields.get(name)
-        fields[name] = parse_datetime(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+        fields[name] = (
+            parse_datetime(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+        )
     fields.setdefault("path", [])
     return FailedStep(**fields)
 
@@ -96,15 +99,20 @@ def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = 
     try:
         root = read_root(session.flow_run_id) if session.flow_run_id else None
         # An on-demand task row starts as a placeholder: resolve the task (or subflow) it names.
-        if root is not None and session.trigger == "on_demand" and session.task_id:
+        if root is not None and session.trigger == SummaryTrigger.ON_DEMAND and session.task_id:
             step = step_for_task_run(root, session.task_id)
         else:
             step = step_from_json(session.failed_step)
     except PrefectError as exc:
         return record_failure(session, f"Prefect: {exc}", count_attempt=True, regenerate=regenerate)
     except NodeNotFound as exc:
-        return record_failure(session, f"no such task or subflow run in this flow run: {exc}", transient=False,
-                              count_attempt=True, regenerate=regenerate)
+        return record_failure(
+            session,
+            f"no such task or subflow run in this flow run: {exc}",
+            transient=False,
+            count_attempt=True,
+            regenerate=regenerate,
+        )
     return produce(session, step=step, root=root, regenerate=regenerate, clock=Stopwatch(), retry=retry)
 
 
@@ -134,9 +142,7 @@ def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
     return fingerprint(lines or excerpt.structured, step_kind)
 
 
-def preview_flow_run(
-    flow_run_id: str, *, budget_tokens: int | None = None
-) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
+def preview_flow_run(flow_run_id: str, *, budget_tokens: int | None = None) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
     """What the automatic path would send for a flow run (its excerpt budget unless one is given), without
     storing or calling anything else."""
     root = read_root(flow_run_id)
@@ -194,7 +200,11 @@ def produce(
         # One transaction: readers see the summary and its complete timings (store included) together.
         with transaction.atomic():
             saved = save_summary(
-                session, result=result, excerpt=excerpt, failed_step=failed_step, fingerprint=failure_print,
+                session,
+                result=result,
+                excerpt=excerpt,
+                failed_step=failed_step,
+                fingerprint=failure_print,
                 timings=clock.timings,
             )
             clock.lap("store")

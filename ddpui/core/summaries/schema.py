@@ -4,20 +4,9 @@ import json
 import re
 from typing import Any
 
-CATEGORIES = (
-    "auth",
-    "config",
-    "schema",
-    "data_quality_test",
-    "sql_error",
-    "dependency",
-    "resource_limit",
-    "timeout",
-    "network",
-    "code_bug",
-    "infrastructure",
-    "other",
-)
+from ddpui.models.vocabulary import SummaryCategory
+
+CATEGORIES = tuple(SummaryCategory.values)
 
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -129,7 +118,7 @@ def parse_summary(content: str) -> dict[str, Any]:
     if isinstance(steps, str):
         steps = [part for part in re.split(r"\n+|(?:^|\s)\d+[.)]\s", steps) if part.strip()]
     summary.update(
-        category=category if category in CATEGORIES else "other",
+        category=category if category in CATEGORIES else SummaryCategory.OTHER,
         fix_steps=[as_text(step, 500) for step in (steps or []) if as_text(step, 500)][:MAX_FIX_STEPS],
         evidence=as_evidence(data.get("evidence")),
         is_transient=as_bool(data.get("is_transient")),

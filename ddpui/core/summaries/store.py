@@ -13,6 +13,7 @@ from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.public import dalgo_result
 from ddpui.core.summaries.summarize import SummaryResult
 from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
+from ddpui.models.vocabulary import SummaryTrigger
 
 SUMMARY_FIELDS = (
     "title",
@@ -47,7 +48,7 @@ def session_for_step(
     step_key: str,
     failed_step: dict[str, Any],
     orguser: OrgUser | None = None,
-    trigger: str = "failure",
+    trigger: str = SummaryTrigger.FAILURE,
 ) -> LlmSession:
     """The session row of this step, created pending if new. The unique constraint settles races."""
     session, _ = LlmSession.objects.get_or_create(
@@ -85,8 +86,12 @@ def claim_session(
     awaiting = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__isnull=False)
     extra = due if only_if_needed else (awaiting if retry else None)
     claimed = claim(
-        LlmSession, session.pk, seconds=session_lease_seconds(), extra=extra,
-        retry_field=None if regenerate else "next_attempt_at", count_field=None if regenerate else "attempts",
+        LlmSession,
+        session.pk,
+        seconds=session_lease_seconds(),
+        extra=extra,
+        retry_field=None if regenerate else "next_attempt_at",
+        count_field=None if regenerate else "attempts",
     )
     if claimed and not regenerate:
         session.attempts += 1  # the claim counted this try
@@ -113,9 +118,7 @@ def dalgo_pairs(session: LlmSession) -> list[dict[str, str]]:
     )
 
 
-def set_ready(
-    session: LlmSession, *, failed_step: dict[str, Any], excerpt: Excerpt, timings: dict[str, int]
-) -> None:
+def set_ready(session: LlmSession, *, failed_step: dict[str, Any], excerpt: Excerpt, timings: dict[str, int]) -> None:
     """The fields every ready summary sets, made by the model, the offline rules or reuse."""
     session.status = SummaryStatus.READY
     session.ready_at = timezone.now()

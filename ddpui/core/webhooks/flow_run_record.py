@@ -4,8 +4,9 @@ from django.db import transaction
 
 from ddpui.core.flow_runs import FlowRunInfo, org_of
 from ddpui.models import OrgTask, PrefectFlowRun, TaskLock
+from ddpui.models.vocabulary import PrefectState
 
-LOCKING_STATE_NAMES = frozenset({"Pending", "Scheduled"})
+LOCKING_STATE_NAMES = frozenset({PrefectState.PENDING, PrefectState.SCHEDULED})
 
 
 def upsert_flow_run(info: FlowRunInfo) -> PrefectFlowRun:

@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ddpui.models.vocabulary import BodyFormat, PrefectState
+
 # Prefect's custom-webhook message. The name is greedy so a user-named run may contain " with id " too;
 # the id is the last UUID before " entered state".
 TEXT_BODY = re.compile(
@@ -23,20 +25,20 @@ MAX_PAYLOAD_DEPTH = 64
 
 # Prefect state names -> types, for bodies that carry only a name (Dalgo adds DBT_TEST_FAILED).
 STATE_TYPE_BY_NAME = {
-    "Failed": "FAILED",
-    "Crashed": "CRASHED",
-    "TimedOut": "FAILED",
-    "Completed": "COMPLETED",
-    "DBT_TEST_FAILED": "COMPLETED",
-    "Cancelled": "CANCELLED",
-    "Cancelling": "CANCELLING",
-    "Pending": "PENDING",
-    "Running": "RUNNING",
-    "Retrying": "RUNNING",
-    "Scheduled": "SCHEDULED",
-    "AwaitingRetry": "SCHEDULED",
-    "Late": "SCHEDULED",
-    "Paused": "PAUSED",
+    PrefectState.FAILED.value: "FAILED",
+    PrefectState.CRASHED.value: "CRASHED",
+    PrefectState.TIMED_OUT.value: "FAILED",
+    PrefectState.COMPLETED.value: "COMPLETED",
+    PrefectState.DBT_TEST_FAILED.value: "COMPLETED",
+    PrefectState.CANCELLED.value: "CANCELLED",
+    PrefectState.CANCELLING.value: "CANCELLING",
+    PrefectState.PENDING.value: "PENDING",
+    PrefectState.RUNNING.value: "RUNNING",
+    PrefectState.RETRYING.value: "RUNNING",
+    PrefectState.SCHEDULED.value: "SCHEDULED",
+    PrefectState.AWAITING_RETRY.value: "SCHEDULED",
+    PrefectState.LATE.value: "SCHEDULED",
+    PrefectState.PAUSED.value: "PAUSED",
 }
 
 
@@ -102,7 +104,7 @@ def parse_text_body(text: str, payload: dict[str, Any]) -> ParsedNotification:
         flow_run_id=canonical_uuid(match["id"], "flow run id"),
         state_name=state_name,
         state_type=STATE_TYPE_BY_NAME.get(state_name, ""),
-        body_format="text",
+        body_format=BodyFormat.TEXT,
         flow_run_name=short_text(match["name"]),
         payload=payload,
     )
@@ -115,7 +117,10 @@ def parse_flow_run_object(flow_run: dict[str, Any], payload: dict[str, Any]) -> 
         raise NotificationParseError("flow run JSON has no state object")
     details = state.get("state_details") if isinstance(state.get("state_details"), dict) else {}
     flow_run_id = canonical_uuid(flow_run.get("id") or details.get("flow_run_id"), "flow run id")
-    if details.get("flow_run_id") and canonical_uuid(details["flow_run_id"], "state_details.flow_run_id") != flow_run_id:
+    if (
+        details.get("flow_run_id")
+        and canonical_uuid(details["flow_run_id"], "state_details.flow_run_id") != flow_run_id
+    ):
         raise NotificationParseError("flow run id and state_details.flow_run_id differ")
     state_name = checked_state_name(state.get("name") or flow_run.get("state_name"))
     state_type = state.get("type") if isinstance(state.get("type"), str) else STATE_TYPE_BY_NAME.get(state_name, "")
@@ -123,7 +128,7 @@ def parse_flow_run_object(flow_run: dict[str, Any], payload: dict[str, Any]) -> 
         flow_run_id=flow_run_id,
         state_name=state_name,
         state_type=short_text(state_type).upper()[:20],
-        body_format="flow_run_json",
+        body_format=BodyFormat.FLOW_RUN_JSON,
         flow_run_name=short_text(flow_run.get("name")),
         parent_task_run_id=optional_uuid(flow_run.get("parent_task_run_id"), "parent_task_run_id"),
         payload=payload,
@@ -143,7 +148,7 @@ def parse_automation_body(data: dict[str, Any]) -> ParsedNotification:
         flow_run_id=canonical_uuid(data.get("flow_run_id"), "flow_run_id"),
         state_name=state_name,
         state_type=(state_type or STATE_TYPE_BY_NAME.get(state_name, "")).upper()[:20],
-        body_format="automation_json",
+        body_format=BodyFormat.AUTOMATION_JSON,
         flow_run_name=short_text(data.get("flow_run_name")),
         event_id=optional_uuid(event_id, "event_id") if event_id else None,
         parent_task_run_id=optional_uuid(data.get("parent_task_run_id"), "parent_task_run_id"),

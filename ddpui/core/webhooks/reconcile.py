@@ -14,6 +14,7 @@ from ddpui.core.summaries.queue import enqueue_flow_run_summary
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import ParsedNotification
 from ddpui.models import LlmSession, OrgDataFlow
+from ddpui.models.vocabulary import BodyFormat
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ def enqueue_missed_failures() -> int:
     # Failed runs by type; failed dbt tests by Dalgo's own state name (a COMPLETED type).
     runs = prefect.read_ended_root_flow_runs(
         deployment_ids=deployment_ids, state_types=[StateType.FAILED, StateType.CRASHED], ended_after=since
-    ) + prefect.read_ended_root_flow_runs(deployment_ids=deployment_ids, state_names=[DBT_TEST_FAILED], ended_after=since)
+    ) + prefect.read_ended_root_flow_runs(
+        deployment_ids=deployment_ids, state_names=[DBT_TEST_FAILED], ended_after=since
+    )
     summarized = set(
         LlmSession.objects.filter(flow_run_id__in=[str(run.id) for run in runs]).values_list("flow_run_id", flat=True)
     )
@@ -41,7 +44,7 @@ def enqueue_missed_failures() -> int:
                 flow_run_id=str(run.id),
                 state_name=run.state.name or run.state.type.value.title(),
                 state_type=run.state.type.value,
-                body_format="reconcile",
+                body_format=BodyFormat.RECONCILE,
                 flow_run_name=run.name or "",
             )
         )

@@ -2,9 +2,10 @@
 
 import pytest
 
-from ddpui.core.summaries.categorize import CATEGORIES, STEP_NOUNS, categorize
+from ddpui.core.summaries.categorize import _RULES, CATEGORIES, STEP_NOUNS, categorize
 from ddpui.core.summaries.condense import condense
 from ddpui.core.summaries.locate import kind_for
+from ddpui.models.vocabulary import StepKind, SummaryCategory
 
 
 def verdict_for(label: dict):
@@ -52,16 +53,26 @@ def test_falls_back_to_the_rest_of_the_excerpt():
 
 
 @pytest.mark.parametrize(
-    "kind",
+    "produced",
     [
         kind_for(None, "sync", "conn-1"),
         kind_for({"slug": "dbt-run"}, "dbtjob-run", None),
         kind_for({"slug": "git-pull"}, "shellop-git-pull", None),
         kind_for(None, "some prefect task", None),
-        "flow",  # the root run's own body (locate.step_from_flow_run)
+        StepKind.FLOW,  # the root run's own body (locate.step_from_flow_run)
     ],
 )
-def test_every_step_kind_the_locator_produces_gets_its_own_noun(kind):
+def test_every_step_kind_the_locator_produces_gets_its_own_noun(produced):
+    kind = StepKind(produced)  # the locator produces only the defined kinds
     verdict = categorize(["boom"], step_kind=kind)
     assert not verdict.title.startswith("The pipeline step"), kind
     assert verdict.title.startswith(STEP_NOUNS[kind])
+
+
+def test_every_defined_step_kind_has_a_noun():
+    assert set(STEP_NOUNS) == set(StepKind)
+
+
+def test_offline_and_model_categories_are_the_one_defined_list():
+    assert set(CATEGORIES) == set(SummaryCategory.values)
+    assert all(rule.category in SummaryCategory.values for rule in _RULES)
