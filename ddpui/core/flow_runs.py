@@ -37,7 +37,6 @@ class FlowRunInfo:
     total_run_time: float = 0.0
     run_count: int = 1
     parameters: dict[str, Any] = field(default_factory=dict)
-    from_prefect: bool = True
 
     @property
     def is_root(self) -> bool:
@@ -128,7 +127,6 @@ def flow_run_info_from_notification(notification: Notification) -> FlowRunInfo:
         start_time=parse_time(payload.get("start_time")),
         end_time=parse_time(payload.get("end_time")),
         parameters=parameters if isinstance(parameters, dict) else {},
-        from_prefect=False,
     )
 
 

@@ -39,9 +39,7 @@ class Evidence:
 
     lines: list[LogLine | LogGap]
     structured: list[str]
-    source: str
     wait_ms: int = 0
-    fetch_ms: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -162,20 +160,17 @@ def state_facts(step: FailedStep, root: FlowRunInfo) -> list[str]:
 
 def prefect_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     """A Prefect task's or (sub)flow's own logs plus the state messages."""
-    started = time.monotonic()
     log, wait_ms = settled_prefect_logs(step, root.end_time or step.end_time)
     lines = log.lines
     evidence = Evidence(
         lines=lines,
         structured=state_facts(step, root),
-        source=f"Prefect logs of {'task run ' + str(step.task_run_id) if step.log_scope == 'task_run' else 'flow run ' + step.flow_run_id}",
         wait_ms=wait_ms,
     )
     if not lines:
         evidence.notes.append("Prefect recorded no log lines for this step (a crash can end a run before any).")
     if log.skipped:
         evidence.notes.append(log.skip_note())
-    evidence.fetch_ms = int((time.monotonic() - started) * 1000) - wait_ms
     return evidence
 
 
@@ -236,7 +231,7 @@ def airbyte_job_evidence(job: AirbyteJob, attempt_number: int | None = None) -> 
     number = int(attempt.get("id") or 0) if attempt else attempt_number
     structured = [f"Airbyte job {job.job_id} ({job.job_type}) of connection {job.config_id}: {job.status}"]
     structured.extend(failure_summary_facts(attempt or {}))
-    evidence = Evidence(lines=[], structured=structured, source=f"Airbyte job {job.job_id} attempt {number}")
+    evidence = Evidence(lines=[], structured=structured)
     if number is not None:
         try:
             evidence.lines = airbyte_log_lines(job.job_id, number)
@@ -247,7 +242,6 @@ def airbyte_job_evidence(job: AirbyteJob, attempt_number: int | None = None) -> 
 
 def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     """The Airbyte job of this step's connection in this run; Prefect's logs if no such job exists."""
-    started_clock = time.monotonic()
     window_start = step.start_time or root.start_time or root.expected_start_time or timezone.now()
     window_end = step.end_time or root.end_time or timezone.now()
     job = job_of_this_run(step.connection_id, window_start, window_end)
@@ -262,16 +256,13 @@ def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     evidence, attempt_number = airbyte_job_evidence(job)
     step.airbyte_job_id, step.attempt = job.job_id, attempt_number
     evidence.structured.extend(state_facts(step, root))
-    evidence.fetch_ms = int((time.monotonic() - started_clock) * 1000)
     return evidence
 
 
 def requested_job_evidence(step: FailedStep) -> Evidence:
     """An Airbyte job attempt asked for by id (on demand): from our table, else fetched from Airbyte once."""
-    started = time.monotonic()
     job = AirbyteJob.objects.filter(job_id=step.airbyte_job_id).first() or fetch_and_store_job(step.airbyte_job_id)
     evidence, step.attempt = airbyte_job_evidence(job, step.attempt)
-    evidence.fetch_ms = int((time.monotonic() - started) * 1000)
     return evidence
 
 

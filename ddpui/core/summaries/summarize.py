@@ -8,7 +8,7 @@ returns the offline summary with `offline_reason` set: the gate is here, right b
 (automatic, on demand, regenerate, retries) passes it.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -50,7 +50,6 @@ class SummaryResult:
     llm_error_transient: bool = False
     retry_after: float | None = None
     offline_reason: str = ""
-    raw: dict[str, Any] = field(default_factory=dict)
     # Model summaries only: did its evidence hold up, the model's category when the rules' clear one replaced
     # it, and the response format the server honoured.
     grounded: bool | None = None
@@ -145,7 +144,6 @@ def summarize_logs(
         tokens_out=answer.tokens_out,
         latency_ms=answer.latency_ms,
         prompt=prompt,
-        raw=parsed,
     )
 
 
