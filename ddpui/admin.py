@@ -72,9 +72,9 @@ class OrgUserAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """API tokens: only the prefix is shown; the token itself is never stored."""
 
-    list_display = ("prefix", "orguser", "name", "created_at", "last_used_at", "revoked_at")
+    list_display = ("prefix", "orguser", "name", "created_at", "revoked_at")
     list_filter = ("revoked_at",)
-    readonly_fields = ("token_hash", "prefix", "created_at", "last_used_at")
+    readonly_fields = ("token_hash", "prefix", "created_at")
 
 
 @admin.register(RevokedToken)

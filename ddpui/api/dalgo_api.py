@@ -98,7 +98,7 @@ def progress_of(session: LlmSession) -> list[dict]:
     expires. A failure says only "try again": the reason, which may quote a traceback, stays on the row.
     """
     now = timezone.now()
-    if session.status in (SummaryStatus.READY, SummaryStatus.SKIPPED):
+    if session.status == SummaryStatus.READY:
         if session.regenerating_since is not None and not pending_expired(session.regenerating_since, now):
             return [{"message": "Summarizing the logs", "status": "running", "result": None}]
         result = dalgo_result(

@@ -15,7 +15,6 @@ class SummaryStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
 
 
 # Dalgo's frontends read session_status: running / completed / failed.
@@ -23,7 +22,6 @@ SESSION_STATUS_BY_STATUS = {
     SummaryStatus.PENDING: "running",
     SummaryStatus.READY: "completed",
     SummaryStatus.FAILED: "failed",
-    SummaryStatus.SKIPPED: "completed",
 }
 
 

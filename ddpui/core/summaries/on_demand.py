@@ -174,7 +174,7 @@ def answer(session: LlmSession, *, orguser: OrgUser | None, regenerate: bool) ->
     """The row to poll: a ready summary as it is, a regenerate within its limits, else the row (re)queued."""
     if regenerate:
         return regenerate_session(session, orguser=orguser)
-    if session.status in (SummaryStatus.READY, SummaryStatus.SKIPPED):
+    if session.status == SummaryStatus.READY:
         return session
     return ask_again(session)
 
