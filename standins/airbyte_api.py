@@ -22,6 +22,7 @@ SOURCE_RE = re.compile(r"\b(source|destination|platform|replication-orchestrator
 
 
 def _epoch(value: Any) -> int:
+    """Airbyte reports times as epoch seconds; fixtures may give datetimes or ISO strings."""
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.timezone.utc)
@@ -30,6 +31,7 @@ def _epoch(value: Any) -> int:
 
 
 def _parse_iso(value: str, field: str) -> int:
+    """An ISO time from a request, or None when it does not parse (the caller answers 422)."""
     try:
         parsed = datetime.datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -133,6 +135,7 @@ class AirbyteStandin(StandinServer):
         basic_auth: tuple[str, str] | None = None,
         log_type: str | None = "formatted",
     ):
+        """A stand-in Airbyte server; log_type picks which log shape attempts answer with (as Airbyte versions differ)."""
         super().__init__(port, latency=latency)
         if log_type is not None and log_type not in LOG_TYPES:
             raise ValueError(f"log_type must be one of {LOG_TYPES} or None")
@@ -231,6 +234,7 @@ class AirbyteStandin(StandinServer):
     # wire shapes -----------------------------------------------------------------------
 
     def _job_read(self, job: dict) -> dict:
+        """A job as Airbyte's JobRead, with totals summed over its attempts."""
         attempts = job["attempts"]
         records = sum(a["records"] for a in attempts)
         bytes_ = sum(a["bytes"] for a in attempts)
@@ -273,6 +277,7 @@ class AirbyteStandin(StandinServer):
         return read
 
     def _attempt_read(self, attempt: dict, job: dict) -> dict:
+        """One attempt as Airbyte's AttemptRead, including its stats and failure summary."""
         stats = {
             "recordsEmitted": attempt["records"],
             "bytesEmitted": attempt["bytes"],
@@ -298,12 +303,14 @@ class AirbyteStandin(StandinServer):
         return read
 
     def _logs(self, attempt: dict, log_type: str | None) -> dict:
+        """An attempt's logs in the shape the configured Airbyte version returns (structured events or plain lines)."""
         if log_type == "structured":
             start_ms = attempt["created_at"] * 1000
             return {"events": [_log_event(line, start_ms + i) for i, line in enumerate(attempt["log_lines"])], "version": "1"}
         return {"logLines": [_log_line(line) for line in attempt["log_lines"]]}
 
     def _attempt_info(self, attempt: dict, job: dict, log_type: str | None) -> dict:
+        """An attempt with its logs, as Airbyte's get_for_job answers it."""
         info = {"attempt": self._attempt_read(attempt, job)}
         if log_type is not None:
             info["logType"] = log_type
@@ -313,6 +320,7 @@ class AirbyteStandin(StandinServer):
     # endpoints -------------------------------------------------------------------------
 
     def _authorized(self, handler):
+        """Wrap a handler so it answers 401 without the expected credentials, as Airbyte does."""
         def guarded(request: RecordedRequest, **params: Any) -> tuple:
             """Answer 401 unless the request carries the expected Authorization header."""
             if self._expected_auth is not None and request.headers.get("authorization") != self._expected_auth:
@@ -322,9 +330,11 @@ class AirbyteStandin(StandinServer):
         return guarded
 
     def _health(self, request: RecordedRequest) -> tuple:
+        """Airbyte's health endpoint: always available."""
         return 200, {"available": True}
 
     def _job(self, body: dict) -> dict:
+        """The stored job a request body names, or Airbyte's 422/404 error."""
         job_id = body.get("id", body.get("jobId"))
         if not isinstance(job_id, int):
             raise _invalid_input("id" if "id" in body else "jobId", job_id, "must be an integer")
@@ -335,6 +345,7 @@ class AirbyteStandin(StandinServer):
         return job
 
     def _list_jobs(self, request: RecordedRequest) -> tuple:
+        """Airbyte's jobs/list: a connection's jobs filtered by config type and creation window, paged."""
         body = request.json or {}
         config_types = body.get("configTypes")
         if not isinstance(config_types, list):
@@ -365,6 +376,7 @@ class AirbyteStandin(StandinServer):
         }
 
     def _get_job(self, request: RecordedRequest) -> tuple:
+        """Airbyte's jobs/get: a job with every attempt and its logs."""
         job = self._job(request.json or {})
         return 200, {
             "job": self._job_read(job),
@@ -372,10 +384,12 @@ class AirbyteStandin(StandinServer):
         }
 
     def _get_job_without_logs(self, request: RecordedRequest) -> tuple:
+        """Airbyte's jobs/get_without_logs: a job with its attempts, no logs."""
         job = self._job(request.json or {})
         return 200, {"job": self._job_read(job), "attempts": [{"attempt": self._attempt_read(a, job)} for a in job["attempts"]]}
 
     def _get_attempt(self, request: RecordedRequest) -> tuple:
+        """Airbyte's attempt/get_for_job: one attempt of a job with its logs."""
         body = request.json or {}
         job = self._job(body)
         number = body.get("attemptNumber")

@@ -10,6 +10,7 @@ class DiscordStandin(StandinServer):
     """Fake Discord webhooks on a real socket; `messages()` gives the contents received, oldest first."""
 
     def __init__(self, port: int = 0, *, latency: float = 0.0):
+        """A stand-in Discord webhook that records every message it accepts."""
         super().__init__(port, latency=latency)
         self.accepted: list[str] = []
         self.route("POST", WEBHOOK_PATH, self._execute)

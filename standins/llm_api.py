@@ -42,6 +42,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def _message_text(message: dict) -> str:
+    """A chat message's text, whether its content is a string or a list of parts."""
     content = message.get("content")
     if isinstance(content, list):
         # Content parts: [{"type": "text", "text": ...}, ...]
@@ -55,6 +56,7 @@ def prompt_text(body: dict) -> str:
 
 
 def _schema_enum(body: dict, field: str) -> list | None:
+    """The allowed values of one field of the response schema a request asks for, if any."""
     response_format = body.get("response_format") or {}
     schema = (response_format.get("json_schema") or {}).get("schema") or {}
     return ((schema.get("properties") or {}).get(field) or {}).get("enum")
@@ -111,6 +113,7 @@ class LlmStandin(StandinServer):
         json_schema_status: int = 400,
         api_key: str | None = None,
     ):
+        """A stand-in OpenAI-compatible server; responder decides each answer so tests can script the model."""
         super().__init__(port, latency=latency)
         self.model = model
         self.responder = responder or default_summary
@@ -161,6 +164,7 @@ class LlmStandin(StandinServer):
     # endpoints -------------------------------------------------------------------------
 
     def _check_key(self, request: RecordedRequest) -> None:
+        """Answer 401 unless the request carries the expected bearer key, as the real API does."""
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
             raise HttpError(
                 401,
@@ -168,13 +172,16 @@ class LlmStandin(StandinServer):
             )
 
     def _models(self, request: RecordedRequest) -> tuple:
+        """The models list: only the one model this stand-in serves."""
         self._check_key(request)
         return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "standin"}]}
 
     def _bad_request(self, message: str, param: str) -> HttpError:
+        """A 400 in the OpenAI error shape, so clients see what the real API would send."""
         return HttpError(400, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}})
 
     def _chat(self, request: RecordedRequest) -> tuple:
+        """Chat completions: validates the request, asks the responder, answers with usage figures."""
         self._check_key(request)
         body = request.json
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:

@@ -90,6 +90,7 @@ def utcnow() -> datetime.datetime:
 
 
 def _as_datetime(value: Any) -> datetime.datetime | None:
+    """A stored time as a timezone-aware datetime, whatever form the fixture gave it."""
     if value is None or isinstance(value, datetime.datetime):
         return value
     parsed = datetime.datetime.fromisoformat(str(value))
@@ -97,10 +98,12 @@ def _as_datetime(value: Any) -> datetime.datetime | None:
 
 
 def _as_id(value: Any) -> str | None:
+    """An id as a string (fixtures may give UUIDs), keeping None."""
     return None if value is None else str(value)
 
 
 def _unprocessable(detail: str) -> HttpError:
+    """Prefect's 422 with a plain detail message."""
     return HttpError(422, {"detail": detail})
 
 
@@ -114,6 +117,7 @@ def _invalid_request(loc: list, msg: str, value: Any, body: Any) -> HttpError:
 
 
 def _check_uuid(value: str, loc: str) -> str:
+    """The id in canonical form, or Prefect's 422 for a malformed one."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -227,6 +231,7 @@ def _check_filter(filter_body: dict | None, fields: dict, where: str) -> None:
 
 
 def _sorted(records: list[dict], sort: str | None, sorts: dict, default: str) -> list[dict]:
+    """Records sorted by a sort Prefect accepts for this resource, or Prefect's 422 for another."""
     sort = sort or default
     if sort not in sorts:
         raise _invalid_request(["body", "sort"], f"Input should be one of {sorted(sorts)}", sort, None)
@@ -239,6 +244,7 @@ def _sorted(records: list[dict], sort: str | None, sorts: dict, default: str) ->
 
 
 def _page(records: list[dict], body: dict, default_limit: int) -> list[dict]:
+    """The limit/offset page of records, refusing limits Prefect would refuse."""
     limit = body.get("limit")
     offset = body.get("offset")
     limit = default_limit if limit is None else limit
@@ -269,6 +275,7 @@ class PrefectStandin(StandinServer):
         version: str = SERVER_VERSION,
         default_limit: int = DEFAULT_LIMIT,
     ):
+        """A stand-in Prefect API server holding flow runs, task runs and logs the test adds."""
         super().__init__(port, latency=latency)
         self.version = version
         self.default_limit = default_limit
@@ -289,6 +296,7 @@ class PrefectStandin(StandinServer):
         return f"{self.url}/api"
 
     def _register_routes(self) -> None:
+        """The Prefect endpoints our client calls, and a few probes clients make first."""
         self.route("GET", r"/api/health", lambda req: (200, True))
         self.route("GET", r"/api/ready", lambda req: (200, {"message": "OK"}))
         self.route("GET", r"/api/hello", lambda req: (200, "👋"))
@@ -549,10 +557,12 @@ class PrefectStandin(StandinServer):
             return _public(record)
 
     def _task_runs_of(self, flow_run_id: str) -> list[dict]:
+        """The task runs of one flow run."""
         with self._store_lock:
             return [t for t in self._task_runs.values() if t["flow_run_id"] == flow_run_id]
 
     def _next_task_start(self, flow_run_id: str) -> datetime.datetime:
+        """A start time after the flow run's latest task, so added tasks keep their order."""
         siblings = self._task_runs_of(flow_run_id)
         if siblings:
             return max(t["start_time"] for t in siblings) + datetime.timedelta(seconds=1)
@@ -563,9 +573,11 @@ class PrefectStandin(StandinServer):
 
     def _csrf_token(self, request: RecordedRequest) -> tuple:
         # What a default server (CSRF protection off) answers; the client then stops asking.
+        """Prefect's answer when CSRF protection is off, which the client asks first."""
         return 422, {"detail": "CSRF protection is disabled."}
 
     def _read_flow_run(self, request: RecordedRequest, id: str) -> tuple:
+        """GET a flow run by id, or Prefect's 404."""
         run_id = _check_uuid(id, "id")
         with self._store_lock:
             record = self._flow_runs.get(run_id)
@@ -574,6 +586,7 @@ class PrefectStandin(StandinServer):
         return 200, _public(record)
 
     def _read_task_run(self, request: RecordedRequest, id: str) -> tuple:
+        """GET a task run by id, or Prefect's 404."""
         run_id = _check_uuid(id, "id")
         with self._store_lock:
             record = self._task_runs.get(run_id)
@@ -582,11 +595,13 @@ class PrefectStandin(StandinServer):
         return 200, _public(record)
 
     def _refuse_other_filters(self, body: dict, allowed: set[str]) -> None:
+        """Refuse (422) filters the stand-in does not implement rather than silently ignore them."""
         for key in ("flows", "flow_runs", "task_runs", "deployments", "work_pools", "work_pool_queues", "logs"):
             if key not in allowed and body.get(key):
                 raise _unprocessable(f"stand-in does not support the {key} filter here")
 
     def _filter_flow_runs(self, request: RecordedRequest) -> tuple:
+        """POST flow_runs/filter: the flow-run and deployment filters, sorted and paged."""
         body = request.json or {}
         self._refuse_other_filters(body, {"flow_runs", "deployments"})
         with self._store_lock:
@@ -599,6 +614,7 @@ class PrefectStandin(StandinServer):
         return 200, [_public(r) for r in _page(runs, body, self.default_limit)]
 
     def _filter_task_runs(self, request: RecordedRequest) -> tuple:
+        """POST task_runs/filter: the flow-run and task-run filters, sorted and paged."""
         body = request.json or {}
         self._refuse_other_filters(body, {"flow_runs", "task_runs"})
         with self._store_lock:
@@ -620,6 +636,7 @@ class PrefectStandin(StandinServer):
         return 200, [_public(t) for t in _page(tasks, body, self.default_limit)]
 
     def _filter_logs(self, request: RecordedRequest) -> tuple:
+        """POST logs/filter: the log filters, sorted and paged."""
         body = request.json or {}
         self._refuse_other_filters(body, {"logs"})
         _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
@@ -650,6 +667,7 @@ class PrefectStandin(StandinServer):
         return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
 
     def _graph(self, request: RecordedRequest, id: str) -> tuple:
+        """A flow run's graph (nodes and their upstream links), as Prefect's graph-v2 returns it."""
         run_id = _check_uuid(id, "id")
         with self._store_lock:
             flow_run = self._flow_runs.get(run_id)

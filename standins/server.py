@@ -54,6 +54,7 @@ class HttpError(Exception):
     """Raised by a route handler to answer with an error status and body."""
 
     def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        """An HTTP error a handler raises: the status and JSON body to answer with."""
         super().__init__(f"{status}: {body}")
         self.status = status
         self.body = body
@@ -84,6 +85,7 @@ class StandinServer:
     """
 
     def __init__(self, port: int = 0, *, latency: float = 0.0):
+        """A stand-in server on a local port; latency delays every answer to model a slow service."""
         self.latency = latency
         self._port = port
         self._routes: list[tuple[str, re.Pattern, Handler]] = []
@@ -125,9 +127,11 @@ class StandinServer:
         self._httpd = None
 
     def __enter__(self) -> "StandinServer":
+        """Start the server for a with block."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop the server when the with block ends."""
         self.stop()
 
     @property
@@ -192,6 +196,7 @@ class StandinServer:
             return len(self._faults.get(path, ()))
 
     def _take_fault(self, path: str) -> Fault | None:
+        """The next injected fault for this path (or any path), consumed once."""
         with self._lock:
             for key in (path, ANY_PATH):
                 if self._faults.get(key):
@@ -235,18 +240,21 @@ class StandinServer:
             return self._peak_in_flight
 
     def _record(self, request: RecordedRequest) -> None:
+        """Keep the request for the test to inspect and count it as in flight."""
         with self._lock:
             self._recorded.append(request)
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
     def _done(self) -> None:
+        """The request has been answered: no longer in flight."""
         with self._lock:
             self._in_flight -= 1
 
     # dispatch --------------------------------------------------------------------------
 
     def _dispatch(self, request: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        """The handler's answer for the request's route; 404 for an unknown path, 405 for a wrong method."""
         path_known = False
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.path)
@@ -298,6 +306,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
+        """Serve one HTTP request: record it, then answer it (or inject its fault)."""
         standin: StandinServer = self.server.standin
         request = self._read_request()
         standin._record(request)
@@ -319,6 +328,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.server.standin._done()
 
     def _read_request(self) -> RecordedRequest:
+        """The request as a RecordedRequest, its body parsed as JSON when it is JSON."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
@@ -337,6 +347,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
 
     def _answer(self, standin: StandinServer, request: RecordedRequest) -> None:
+        """Answer after the configured latency, applying an injected fault first if one is due."""
         standin.wait(standin.latency)
         fault = standin._take_fault(request.path)
         if fault is not None:
@@ -361,6 +372,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(status, body, headers)
 
     def _hang_up(self) -> None:
+        """Close the connection without answering, as a crashed server would."""
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -368,6 +380,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        """Write a status, headers and JSON body, then mark the request done."""
         self._uncount()
         if body is None:
             payload = b""

@@ -15,6 +15,7 @@ class SmtpSink:
     """Start, point EMAIL_HOST/EMAIL_PORT at `port`, read `messages`; `fail_next(n)` answers 451 to n messages."""
 
     def __init__(self, port: int = 0):
+        """An SMTP server that keeps every message it receives, with the time it arrived."""
         self.messages: list[EmailMessage] = []
         self.received_at: list[float] = []
         self._lock = threading.Lock()

@@ -22,6 +22,7 @@ class TrickleServer:
     """
 
     def __init__(self, mode: str = "body", *, interval: float = 0.3):
+        """A TCP server that misbehaves (silent, or trickling bytes) to test client timeouts."""
         self.mode = mode
         self.interval = interval
         self.connections = 0
@@ -55,12 +56,15 @@ class TrickleServer:
         self._listener.close()
 
     def __enter__(self) -> "TrickleServer":
+        """Start the server for a with block."""
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
+        """Stop the server when the with block ends."""
         self.stop()
 
     def _accept_loop(self) -> None:
+        """Accept connections until stopped, serving each on its own thread."""
         while not self._stopping.is_set():
             try:
                 connection, _ = self._listener.accept()
@@ -70,6 +74,7 @@ class TrickleServer:
             threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
+        """Hold one connection open the configured way (silent, or one byte per interval)."""
         with connection:
             connection.settimeout(0.5)
             if self.mode != "silent":
