@@ -10,7 +10,7 @@ from itertools import product
 from django.contrib.auth import get_user_model
 
 from ddpui.core.auth.api_tokens import issue_token
-from ddpui.models import Org, OrgUser, OrgUserRole
+from ddpui.models import Org, OrgPreferences, OrgUser, OrgUserRole
 from harness.dalgo_org import dbt_step, pipeline_parameters
 from harness.flows.catalog import DBT_ERROR_DETAIL, STEP_FAILS, dbt_error_line
 from standins.prefect_api import PrefectStandin
@@ -23,6 +23,8 @@ MODEL_NAMES = ["stg_" + "".join(letters) for letters in product(string.ascii_low
 def bench_org() -> tuple[Org, str]:
     """An org and a live API token of an analyst in it (analysts get no failure email)."""
     org = Org.objects.create(name="Bench NGO", slug="bench-ngo")
+    # Its admin opted in to LLM summaries, so the benches that use a model measure the model's path.
+    OrgPreferences.objects.filter(org=org).update(llm_optin=True)
     user = get_user_model().objects.create(username="reader@bench.test", email="reader@bench.test")
     return org, issue_token(OrgUser.objects.create(user=user, org=org, role=OrgUserRole.ANALYST))
 

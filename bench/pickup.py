@@ -13,15 +13,13 @@ import statistics
 import time
 
 import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
+from django_q.models import Task  # noqa: E402
 
 from bench.load import table  # noqa: E402
 from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
+from ddpui.core.queueing.enqueue import enqueue  # noqa: E402
 from harness.app import start_cluster  # noqa: E402
 from harness.processes import ProcessStack, wait_until  # noqa: E402
-
-from django_q.models import Task  # noqa: E402
-
-from ddpui.core.queueing.enqueue import enqueue  # noqa: E402
 
 
 def pickup_ms(task_id: str) -> float | None:

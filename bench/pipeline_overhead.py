@@ -18,24 +18,26 @@ import statistics
 from types import SimpleNamespace
 
 import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
-
-from bench.load import table  # noqa: E402
-from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
-)
-from harness.app import start_cluster  # noqa: E402
-from harness.processes import ProcessStack  # noqa: E402
-from standins.airbyte_api import AirbyteStandin  # noqa: E402
-from standins.llm_api import LlmStandin  # noqa: E402
-from standins.prefect_api import PrefectStandin  # noqa: E402
-
 import httpx  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_q.models import Task  # noqa: E402
 
 from bench.failures import add_failed_run, bench_org, deployment, failure_body  # noqa: E402
+from bench.load import table  # noqa: E402
+from bench.processes import (  # noqa: E402
+    WEBHOOK_KEY,
+    bench_env,
+    fresh_database,
+    run_directory,
+    start_gunicorn,
+)
 from ddpui.models import Notification  # noqa: E402
+from harness.app import start_cluster  # noqa: E402
+from harness.processes import ProcessStack  # noqa: E402
 from harness.timeline import ms_between, timeline_of, wait_for_summary  # noqa: E402
+from standins.airbyte_api import AirbyteStandin  # noqa: E402
+from standins.llm_api import LlmStandin  # noqa: E402
+from standins.prefect_api import PrefectStandin  # noqa: E402
 
 
 def handler_ms(flow_run_id: str) -> int | None:

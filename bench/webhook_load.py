@@ -23,11 +23,14 @@ import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on 
 
 from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402
-    WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn,
+    WEBHOOK_KEY,
+    bench_env,
+    fresh_database,
+    run_directory,
+    start_gunicorn,
 )
-from harness.processes import ProcessStack  # noqa: E402
-
 from ddpui.models import Notification  # noqa: E402
+from harness.processes import ProcessStack  # noqa: E402
 
 WEBHOOK_PATH = "/webhooks/v1/notification/"
 LOAD_BEFORE = " ".join(f"{load:.1f}" for load in os.getloadavg())

@@ -4,6 +4,7 @@ The defaults give a working local setup with no external service: SQLite when DA
 console email backend, and the offline summarizer when no OPENAI_API_KEY is set.
 """
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -175,8 +176,8 @@ PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
 # prefect-client retries 408/429/502/503 and timeouts itself (5 times, 2-32 s backoff by default): that could
 # hold one handler call for minutes, past the task timeout. Two retries; our own schedules do the rest.
-# Prefect reads its settings from the environment when first used, which is after Django's settings load.
-os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_RETRIES", "2"))
+# Applied by ddpui/clients/prefect.py, the one module that configures prefect-client.
+PREFECT_CLIENT_MAX_RETRIES = env_int("PREFECT_CLIENT_MAX_RETRIES", 2)
 # Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
 # LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
@@ -201,6 +202,9 @@ LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 45)
 # "json_schema" asks for structured output; servers that reject it are retried with "json_object", then plain.
 LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")
+# The answer's token cap: a summary is ~300 tokens; without a cap a small model once generated 3,770 tokens
+# until its context filled. An answer cut at the cap is treated as malformed (offline summary, no retry).
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 700)
 SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)
@@ -213,6 +217,33 @@ SUMMARY_REGENERATE_MIN_SECONDS = env_int("SUMMARY_REGENERATE_MIN_SECONDS", 300)
 # Regenerates per org in any 24 hours; beyond it the stored summary answers (or 429 when there is none).
 # Separate from SUMMARY_MAX_ATTEMPTS: a user's regenerates never use up the automatic path's tries.
 SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
+# At most this many LLM calls at once across EVERY qcluster on this database (the provider's rate limits are
+# per account, and Dalgo grows by adding cluster hosts). Held as PostgreSQL advisory locks, which PostgreSQL
+# frees when a killed worker's connection closes. 0 turns the bound off (each worker may call).
+LLM_MAX_CONCURRENCY = env_int("LLM_MAX_CONCURRENCY", 8)
+# How long a summary waits for a free slot before it stores the offline summary and retries later (backoff).
+LLM_SLOT_WAIT_SECONDS = env_float("LLM_SLOT_WAIT_SECONDS", 60)
+
+# ---- The org's say over its logs, and its LLM budget --------------------------------------------------------
+# Dalgo's default: an org's logs go to an LLM only after an org admin opted in (OrgPreferences.llm_optin).
+LLM_OPTIN_DEFAULT = env_bool("LLM_OPTIN_DEFAULT", False)
+# Opting in regenerates the org's offline summaries of this many recent days with the model.
+LLM_OPTIN_UPGRADE_DAYS = env_int("LLM_OPTIN_UPGRADE_DAYS", 7)
+# Tokens in + out per org per calendar month (UTC); over it the org gets offline summaries until the month
+# ends and its admins are emailed once. 0 means no budget.
+LLM_MONTHLY_TOKEN_BUDGET_PER_ORG = env_int("LLM_MONTHLY_TOKEN_BUDGET_PER_ORG", 0)
+
+# ---- Failure notifications (email and Discord) ----------------------------------------------------------------
+# The failure message waits for the summary at most this long, then goes out saying where the summary will be.
+NOTIFY_WAIT_FOR_SUMMARY_SECONDS = env_float("NOTIFY_WAIT_FOR_SUMMARY_SECONDS", 60)
+# A channel that is down is retried with backoff (base, doubling, capped at an hour) up to this many tries.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 30)
+# The summary page's address as the people who get the message reach it (the link in the email).
+SUMMARY_PAGE_BASE_URL = env_str("SUMMARY_PAGE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A Discord webhook URL must start with one of these, so no one can point the server at an internal address.
+DISCORD_WEBHOOK_ALLOWED_PREFIXES = env_list("DISCORD_WEBHOOK_ALLOWED_PREFIXES", "https://discord.com/api/webhooks/")
+DISCORD_HTTP_TIMEOUT_SECONDS = env_float("DISCORD_HTTP_TIMEOUT_SECONDS", 10)
 
 # ---- Email ---------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -242,7 +273,11 @@ CORS_ALLOW_HEADERS = (*default_headers, "x-dalgo-org")
 # The lease (`retry`) starts when the cluster PREFETCHES a task. With queue_limit == workers and
 # retry >= (queue_limit / workers + 2) * timeout, a prefetched task is never redelivered while it waits or runs.
 Q_WORKERS = env_int("Q_WORKERS", 2)
-Q_TIMEOUT_SECONDS = env_int("Q_TIMEOUT_SECONDS", 120)
+# A summary task waits for the logs to settle and makes one model call: its timeout follows both, so a slow
+# local model (a 1.5B model on CPU took 121 s) is not killed mid-call. 120 s at the default settings.
+Q_TIMEOUT_SECONDS = env_int(
+    "Q_TIMEOUT_SECONDS", max(120, math.ceil(LLM_TIMEOUT_SECONDS + LOG_SETTLE_MAX_SECONDS + 60))
+)
 Q_CLUSTER = {
     "name": env_str("Q_CLUSTER_NAME", "ddpui"),
     "orm": "default",
@@ -261,6 +296,16 @@ Q_CLUSTER = {
     "label": "Django-Q2",
     "sync": env_bool("Q_SYNC", False),
 }
+
+# ---- Liveness of the cluster (GET /health/, manage.py check_queue, manage.py queue_watchdog) ------------------
+# The queue is stalled when a task has waited this long AND no task finished within it. Longer than
+# Q_TIMEOUT_SECONDS, so a cluster whose workers all run the longest allowed task never counts as stalled; a
+# cluster the watchdog restarted gets this long to boot and take work before it is judged again.
+QUEUE_STALL_SECONDS = env_float("QUEUE_STALL_SECONDS", Q_TIMEOUT_SECONDS + 60)
+# The watchdog checks this often and restarts the cluster after this many stalled checks in a row: a wedged
+# cluster is healed within about QUEUE_STALL_SECONDS + FAILURES x INTERVAL.
+QUEUE_WATCHDOG_INTERVAL_SECONDS = env_float("QUEUE_WATCHDOG_INTERVAL_SECONDS", 30)
+QUEUE_WATCHDOG_FAILURES = env_int("QUEUE_WATCHDOG_FAILURES", 3)
 
 LOGGING = {
     "version": 1,

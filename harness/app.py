@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from django.conf import settings as django_settings
@@ -36,6 +36,9 @@ class AppConfig:
     openai_base_url: str = ""
     log_settle_interval_seconds: float = 1.0
     log_settle_max_seconds: float = 4.0
+    # Any other settings the caller chooses (Q_*, LLM_*, SUMMARY_*): applied last, so they win over both the
+    # inherited environment (whose Q_* and the like are dropped) and the defaults above.
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
@@ -64,6 +67,7 @@ def app_env(config: AppConfig, prefect_home: str) -> dict[str, str]:
         env["OPENAI_API_KEY"] = config.openai_api_key
     if config.openai_base_url:
         env["OPENAI_BASE_URL"] = config.openai_base_url
+    env.update(config.settings)
     return env
 
 
@@ -94,10 +98,11 @@ def web_says_unavailable(base_url: str) -> bool:
         return True
 
 
-def start_cluster(stack: ProcessStack, env: dict[str, str]) -> ManagedProcess:
-    """A real qcluster. Stopped by SIGTERM to its main process only, which lets it drain its workers."""
+def start_cluster(stack: ProcessStack, env: dict[str, str], name: str = "qcluster") -> ManagedProcess:
+    """A real qcluster (`name` names its process and log: several clusters may share the database, as
+    several hosts would). Stopped by SIGTERM to its main process only, which lets it drain its workers."""
     process = stack.start(
-        "qcluster", [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
+        name, [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
     )
     wait_until(lambda: CLUSTER_RUNNING.search(process.output_since_start()), timeout=START_TIMEOUT_SECONDS,
                what="the qcluster to start", watch=[process], interval=0.3)

@@ -4,7 +4,6 @@ Dalgo-shaped parameters a run of them gets. Needs Django set up; `using` names t
 import uuid
 
 from ddpui.models import Org, OrgDataFlow, OrgTask
-
 from harness.flows.catalog import STEP_SUCCEEDS
 
 AIRBYTE_TASK_TYPE = "Airbyte Connection"

@@ -12,7 +12,6 @@ from typing import Any, Callable
 from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import LlmSession, Org
-
 from harness.dalgo_org import airbyte_step, dbt_step, pipeline_parameters
 from harness.flow_runs import start_run, wait_for_end
 from harness.flows.catalog import (
@@ -22,6 +21,7 @@ from harness.flows.catalog import (
     STEP_FAILS,
     STEP_GETS_SIGTERM,
     STEP_HANGS,
+    STEP_TESTS_FAIL,
     TIMEOUT_PIPELINE_DEPLOYMENT,
 )
 from harness.stack import DalgoStack
@@ -29,7 +29,10 @@ from harness.timeline import SummaryTimeline, timeline_of, wait_for_summary
 from standins.airbyte_api import AirbyteStandin, failure
 
 RUN_TIMEOUT_SECONDS = 120
+# From a run's end to its stored summary without a model (logs settle, the cluster picks the task up).
 SUMMARY_TIMEOUT_SECONDS = 60
+# What the app uses when LLM_TIMEOUT_SECONDS is not set (ddpui/settings.py).
+DEFAULT_LLM_TIMEOUT_SECONDS = 45.0
 # Old enough to fall outside any run's window (runs take seconds; the window margin is minutes).
 OLD_JOB_AGE = timedelta(minutes=30)
 NEW_SYNC_FAILURE = "Failure in destination: permission denied for schema staging"
@@ -118,6 +121,12 @@ def nested_subflow_fails() -> Scenario:
     )
 
 
+def dbt_tests_fail() -> Scenario:
+    """`dbt run` succeeds, then `dbt test` finds bad rows: the run ends DBT_TEST_FAILED (Dalgo's state)."""
+    return Scenario(name="dbt tests fail", deployment=PIPELINE_DEPLOYMENT,
+                    steps=[dbt_step("dbt-run"), dbt_step("dbt-test", STEP_TESTS_FAIL)])
+
+
 def run_crashes() -> Scenario:
     """The flow-run process gets SIGTERM in the middle of `dbt run`."""
     return Scenario(name="the run crashes (SIGTERM)", deployment=PIPELINE_DEPLOYMENT,
@@ -144,13 +153,21 @@ def start_scenario(stack: DalgoStack, org: Org, scenario: Scenario, *, using: st
                        parameters=parameters)
 
 
+def summary_wait_seconds(env: dict[str, str]) -> float:
+    """How long a run's summary may take in the app with environment `env`: with a model, up to two calls of
+    LLM_TIMEOUT_SECONDS each (a refused response format is asked again) on top of the offline bound."""
+    if not env.get("OPENAI_API_KEY"):
+        return SUMMARY_TIMEOUT_SECONDS
+    return SUMMARY_TIMEOUT_SECONDS + 2 * float(env.get("LLM_TIMEOUT_SECONDS") or DEFAULT_LLM_TIMEOUT_SECONDS)
+
+
 def finish_scenario(
     stack: DalgoStack, run: ScenarioRun, *, using: str = "default", progress: Callable[[float], None] | None = None
 ) -> ScenarioRun:
     """Wait for the run's end and, if one is expected, its stored summary; measure the way there."""
     run.flow_run = wait_for_end(stack.flows, run.flow_run_id, timeout=RUN_TIMEOUT_SECONDS, progress=progress)
     if run.scenario.expects_summary:
-        run.session = wait_for_summary(run.flow_run_id, using=using, timeout=SUMMARY_TIMEOUT_SECONDS,
+        run.session = wait_for_summary(run.flow_run_id, using=using, timeout=summary_wait_seconds(stack.env),
                                        progress=progress)
         run.timeline = timeline_of(run.flow_run, run.session, using)
     return run

@@ -77,6 +77,7 @@ def start_stack(
     fresh_database: bool,
     openai_api_key: str = "",
     openai_base_url: str = "",
+    settings: dict[str, str] | None = None,
     progress: Progress = lambda message: None,
     waiting: Callable[[float], None] | None = None,
 ) -> DalgoStack:
@@ -96,6 +97,7 @@ def start_stack(
             airbyte_port=stack.airbyte.port,
             openai_api_key=openai_api_key,
             openai_base_url=openai_base_url,
+            settings=dict(settings or {}),
         )
         # The database is made while Prefect boots: both take seconds.
         progress("preparing the database")
@@ -108,6 +110,8 @@ def start_stack(
             stack.processes, prefect_python, api_url=stack.prefect.api_url, airbyte_api_url=stack.airbyte.api_url
         )
         stack.web, stack.web_url = start_web(stack.processes, stack.env)
+        # The failure messages the cluster sends link to the summary page on this server.
+        stack.config = replace(stack.config, settings={"SUMMARY_PAGE_BASE_URL": stack.web_url, **stack.config.settings})
         stack.cluster = start_cluster(stack.processes, stack.env)
         progress("configuring Prefect to call our webhook")
         stack.setup_output = run_manage(stack.env, "setup_prefect_webhook", "--url", stack.webhook_url)

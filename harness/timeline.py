@@ -10,7 +10,6 @@ from django_q.models import Task
 from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import LlmSession, Notification, SummaryStatus
-
 from harness.processes import HarnessError
 
 PIPELINE_STAGES = ("locate", "wait_for_logs", "evidence", "condense", "summarize", "store")

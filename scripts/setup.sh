@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup_system.sh
 
+# Headless Chromium for the summary page's browser tests and the demo's screenshot (Debian packages).
+bash scripts/setup_chromium.sh
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv

@@ -96,7 +96,8 @@ class LlmStandin(StandinServer):
 
     `responder(body) -> content` makes each answer (default: default_summary). `add_content()`
     queues literal contents that are served first (e.g. "not json"). With
-    `reject_json_schema`, a json_schema response_format gets a 400, as some servers do.
+    `reject_json_schema`, a json_schema response_format gets `json_schema_status` (400 as some servers do;
+    500 as llama-cpp-python's server does).
     """
 
     def __init__(
@@ -107,12 +108,14 @@ class LlmStandin(StandinServer):
         model: str = DEFAULT_MODEL,
         responder: Responder | None = None,
         reject_json_schema: bool = False,
+        json_schema_status: int = 400,
         api_key: str | None = None,
     ):
         super().__init__(port, latency=latency)
         self.model = model
         self.responder = responder or default_summary
         self.reject_json_schema = reject_json_schema
+        self.json_schema_status = json_schema_status
         self.api_key = api_key
         self._scripted_lock = threading.Lock()
         self._scripted: deque[str] = deque()
@@ -182,7 +185,10 @@ class LlmStandin(StandinServer):
         if format_type not in ("text", "json_object", "json_schema"):
             raise self._bad_request(f"Invalid value for response_format.type: {format_type}", "response_format")
         if format_type == "json_schema" and self.reject_json_schema:
-            raise self._bad_request("response_format of type 'json_schema' is not supported by this model", "response_format")
+            message = "response_format of type 'json_schema' is not supported by this model"
+            if self.json_schema_status != 400:
+                raise HttpError(self.json_schema_status, self.error_body(self.json_schema_status, message))
+            raise self._bad_request(message, "response_format")
         with self._scripted_lock:
             content = self._scripted.popleft() if self._scripted else None
         if content is None:

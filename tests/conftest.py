@@ -15,10 +15,12 @@ from django.db import connection
 from model_bakery import baker
 
 from ddpui.core.auth.api_tokens import issue_token
-from ddpui.models import Org, OrgDataFlow, OrgTask, OrgUser, OrgUserRole
+from ddpui.models import Org, OrgDataFlow, OrgPreferences, OrgTask, OrgUser, OrgUserRole
 from standins.airbyte_api import AirbyteStandin, failure
-from standins.llm_api import LlmStandin
+from standins.discord_api import DiscordStandin
+from standins.llm_api import CHAT_PATH, LlmStandin
 from standins.prefect_api import PrefectStandin
+from standins.smtp_sink import SmtpSink
 
 WEBHOOK_KEY = "test-webhook-key-3f9a"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +35,20 @@ def webhook_key(settings):
 
 @pytest.fixture
 def org(db) -> Org:
-    """An org with slug `ngo-one`."""
-    return baker.make(Org, name="NGO One", slug="ngo-one")
+    """An org with slug `ngo-one`, opted in to LLM summaries (Dalgo's llm_optin: its admin approved)."""
+    org = baker.make(Org, name="NGO One", slug="ngo-one")
+    OrgPreferences.objects.filter(org=org).update(
+        llm_optin=True, llm_optin_date=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    )
+    return org
+
+
+@pytest.fixture
+def org_not_opted_in(db) -> Org:
+    """An org whose admin never opted in: none of its log lines may reach the LLM."""
+    org = baker.make(Org, name="NGO Private", slug="ngo-private")
+    OrgPreferences.objects.filter(org=org).update(llm_optin=False)
+    return org
 
 
 @pytest.fixture
@@ -129,6 +143,84 @@ def llm_api(settings):
     settings.LLM_TIMEOUT_SECONDS = 5
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A local SMTP server on a real socket; Django's SMTP backend sends to it."""
+    sink = SmtpSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", sink.port, False
+    settings.EMAIL_TIMEOUT = 5
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def discord_api(settings, org):
+    """A Discord-shaped webhook server on a real socket, allowed and enabled for `org`."""
+    server = DiscordStandin().start()
+    settings.DISCORD_WEBHOOK_ALLOWED_PREFIXES = [f"{server.url}/api/webhooks/"]
+    OrgPreferences.objects.filter(org=org).update(enable_discord_notifications=True,
+                                                  discord_webhook=server.webhook_url())
+    yield server
+    server.stop()
+
+
+# Every chat request the LLM stand-ins received for an org that had not opted in at that moment, over the whole
+# run; printed at the end and it must be 0 (the run fails otherwise).
+LLM_REQUESTS_NOT_OPTED_IN: list[str] = []
+
+
+def requests_not_opted_in(server: LlmStandin) -> list[str]:
+    """The slugs (OpenAI's `user` field) of chat requests whose org had not opted in when the request came."""
+    found = []
+    for recorded in server.requests("POST", CHAT_PATH):
+        slug = recorded.json.get("user") if isinstance(recorded.json, dict) else None
+        if slug is None:
+            continue  # a stand-in test's own request, not our client's
+        preferences = OrgPreferences.objects.filter(org__slug=slug).first()
+        arrived = datetime.datetime.fromtimestamp(recorded.time, datetime.timezone.utc)
+        if preferences is None:
+            found.append(slug)
+        elif preferences.llm_optin and (preferences.llm_optin_date or arrived) > arrived:
+            found.append(slug)  # opted in only after this request
+        elif not preferences.llm_optin and preferences.updated_at <= arrived:
+            found.append(slug)  # opted out (or never in) before this request
+    return found
+
+
+@pytest.fixture(autouse=True)
+def llm_optin_audit(request):
+    """Counts, after each test that ran the LLM stand-in on a database, the requests it got for orgs that had not
+    opted in. Set up after the database and the stand-in so that it tears down first, while both are there."""
+    if "llm_api" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("offline_llm_by_default")  # before llm_api, which turns the key on
+    for name in ("transactional_db", "db"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+            break
+    else:
+        yield
+        return
+    server = request.getfixturevalue("llm_api")
+    yield
+    LLM_REQUESTS_NOT_OPTED_IN.extend(requests_not_opted_in(server))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The run's figure: LLM requests made for an org that had not opted in (must be 0)."""
+    terminalreporter.write_line(
+        f"LLM requests made for an org that had not opted in: {len(LLM_REQUESTS_NOT_OPTED_IN)}"
+    )
+
+
+def pytest_sessionfinish(session):
+    """A request for an org that had not opted in fails the run, whatever else passed."""
+    if LLM_REQUESTS_NOT_OPTED_IN and session.exitstatus == 0:
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

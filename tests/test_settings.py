@@ -1,4 +1,4 @@
-"""Production settings of the queue and the database (django-q2.md's measured rules), Dalgo's JWT and cookie
+"""Production settings of the queue and the database (docs/django-q2.md), Dalgo's JWT and cookie
 settings, and CORS for Dalgo's frontends."""
 
 import os
@@ -102,3 +102,11 @@ def test_other_origins_get_no_cors_headers(client, settings, db):
         assert not [name for name in response.headers if name.lower().startswith("access-control-")], origin
         response = client.get(PROGRESS_URL, HTTP_ORIGIN=origin)
         assert "Access-Control-Allow-Origin" not in response.headers
+def test_the_cluster_timeout_follows_a_slow_models_timeout():
+    # Settings are read once per process: a fresh interpreter with a slow local model's timeout.
+    env = {**os.environ, "LLM_TIMEOUT_SECONDS": "300", "DJANGO_SETTINGS_MODULE": "ddpui.settings"}
+    env.pop("Q_TIMEOUT_SECONDS", None)
+    probe = "from django.conf import settings; print(settings.Q_TIMEOUT_SECONDS, settings.Q_CLUSTER['timeout'])"
+    output = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    timeout, cluster_timeout = map(int, output.stdout.split())
+    assert timeout == cluster_timeout >= 300 + settings.LOG_SETTLE_MAX_SECONDS

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import Throttled
 
-from ddpui.api import dalgo_api, summary_api, user_api, webhook_api
+from ddpui.api import dalgo_api, orgpreferences_api, summary_api, user_api, webhook_api
 from ddpui.api.auth import DalgoAuth, TokenExpired
 
 # Dalgo's code for an expired access-token cookie: its webapp_v2 refreshes the cookie and retries on it.
@@ -23,6 +23,7 @@ api.add_router("/api/prefect/v1/", dalgo_api.prefect_router)
 api.add_router("/api/airbyte/v1/", dalgo_api.airbyte_router)
 api.add_router("/api/tasks/", dalgo_api.tasks_router)
 api.add_router("/api/", user_api.router)
+api.add_router("/api/orgpreferences/", orgpreferences_api.router)
 
 
 @api.exception_handler(Throttled)
@@ -38,6 +39,8 @@ def too_many_failures(request: HttpRequest, exc: Throttled) -> HttpResponse:
 def token_expired(request: HttpRequest, exc: TokenExpired) -> HttpResponse:
     """498 {"detail": "Token expired"}, as Dalgo's backend answers an expired cookie token."""
     return api.create_response(request, {"detail": "Token expired"}, status=TOKEN_EXPIRED_STATUS)
+
+
 @api.exception_handler(DatabaseError)
 def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     """503 with Retry-After, as JSON: the database is down or unreachable (a stored read will work again once

@@ -1,13 +1,17 @@
 """Read API for stored summaries: no call to Prefect, Airbyte or the LLM; always within the caller's org."""
 
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
 from ddpui.core.flow_runs import SUMMARY_STATE_NAMES
+from ddpui.core.org_settings.usage import BadMonth, monthly_usage
+from ddpui.core.summaries.feedback import MAX_COMMENT, feedback_counts, give_feedback
 from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
 from ddpui.models import PrefectFlowRun, SummaryStatus
 
@@ -52,3 +56,76 @@ def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
         sessions = sessions.filter(created_at__gte=filters.since)
     limit = min(max(filters.limit, 1), MAX_LIST)
     return [summary_out(session) for session in sessions.order_by("-created_at")[:limit]]
+
+
+class FeedbackIn(Schema):
+    """Was the summary helpful? One per user and summary; sending again changes it."""
+
+    helpful: bool
+    comment: str = Field("", max_length=MAX_COMMENT)
+
+
+class FeedbackOut(Schema):
+    """The caller's feedback as stored, and the summary's totals."""
+
+    summary_id: str
+    helpful: bool
+    comment: str
+    updated_at: datetime
+    helpful_count: int
+    not_helpful_count: int
+
+
+@router.post(
+    "/summaries/{summary_id}/feedback",
+    response={200: FeedbackOut, 404: ErrorOut},
+    summary="Say whether a summary helped (one per user, editable)",
+)
+@has_permission(["can_view_pipeline"])
+def post_feedback(request: HttpRequest, summary_id: str, payload: FeedbackIn):
+    """Store the caller's feedback on a summary of the caller's org; 404 for any other summary."""
+    try:
+        public_id = UUID(summary_id)
+    except ValueError:
+        return Status(404, {"detail": "no such summary"})
+    session = org_sessions(request.orguser.org).filter(public_id=public_id).first()
+    if session is None:
+        return Status(404, {"detail": "no such summary"})
+    feedback = give_feedback(session=session, orguser=request.orguser, helpful=payload.helpful,
+                             comment=payload.comment)
+    counts = feedback_counts(session)
+    return Status(200, {
+        "summary_id": str(session.public_id), "helpful": feedback.helpful, "comment": feedback.comment,
+        "updated_at": feedback.updated_at, "helpful_count": counts["helpful"],
+        "not_helpful_count": counts["not_helpful"],
+    })
+
+
+class ModelUsage(Schema):
+    """One model's use in the month."""
+
+    model: str
+    summaries: int
+    tokens_in: int
+    tokens_out: int
+
+
+class UsageOut(Schema):
+    """The org's LLM use in one month, and its budget."""
+
+    month: str
+    models: list[ModelUsage]
+    tokens_in: int
+    tokens_out: int
+    budget: int | None
+    over_budget: bool
+
+
+@router.get("/usage", response={200: UsageOut, 400: ErrorOut}, summary="The org's LLM tokens in a month, by model")
+@has_permission(["can_view_pipeline"])
+def usage(request: HttpRequest, month: str | None = None) -> Any:
+    """Tokens in and out by model for `month` (YYYY-MM, UTC; this month when absent) of the caller's org."""
+    try:
+        return Status(200, monthly_usage(request.orguser.org, month))
+    except BadMonth as exc:
+        return Status(400, {"detail": str(exc)})

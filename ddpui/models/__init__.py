@@ -2,38 +2,48 @@
 
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow, RevokedToken
-from ddpui.models.flow_runs import FailureEmail, Notification, NotificationStatus, PrefectFlowRun
+from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
 from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryRegeneration, SummaryStatus
+from ddpui.models.notices import BudgetNotice, Channel, DeliveryStatus, FailureDelivery, SummaryFeedback
 from ddpui.models.org import (
     MANAGER_ROLES,
     ApiToken,
     DataflowType,
     Org,
     OrgDataFlow,
+    OrgPreferences,
     OrgTask,
     OrgUser,
     OrgUserRole,
     TaskLock,
 )
+from ddpui.models.work import RetriedWork, RetriedWorkQuerySet
 
 __all__ = [
     "AirbyteJob",
     "ApiToken",
     "AuthFailureWindow",
     "DataflowType",
-    "FailureEmail",
+    "BudgetNotice",
+    "Channel",
+    "DeliveryStatus",
+    "FailureDelivery",
     "LlmSession",
     "MANAGER_ROLES",
     "Notification",
     "NotificationStatus",
     "Org",
     "OrgDataFlow",
+    "OrgPreferences",
     "OrgTask",
     "OrgUser",
     "OrgUserRole",
     "PrefectFlowRun",
+    "RetriedWork",
+    "RetriedWorkQuerySet",
     "RevokedToken",
     "SESSION_STATUS_BY_STATUS",
+    "SummaryFeedback",
     "SummaryRegeneration",
     "SummaryStatus",
     "TaskLock",

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from ddpui.models.work import RetriedWork
+
 
 class PrefectFlowRun(models.Model):
     """Dalgo's record of a deployment's flow run, upserted on each state change."""
@@ -33,7 +35,7 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class Notification(models.Model):
+class Notification(RetriedWork):
     """One webhook delivery from Prefect, recorded before we answer: the only durable trace of it.
 
     `dedupe_key` makes a repeated delivery (same event id, else same flow run + state) a no-op.
@@ -49,31 +51,10 @@ class Notification(models.Model):
     body_format = models.CharField(max_length=20, help_text="text, flow_run_json or automation_json")
     payload = models.JSONField(default=dict, help_text="The body received, with secrets redacted.")
     status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.RECEIVED)
-    attempts = models.IntegerField(default=0)
     steps_done = models.JSONField(default=list, blank=True, help_text="Handler steps that completed.")
     step_errors = models.JSONField(default=dict, blank=True, help_text="Handler step -> last error.")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     handled_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    lease_until = models.DateTimeField(null=True, blank=True, help_text="A handler run holds the row until then.")
 
     def __str__(self) -> str:
         return f"{self.flow_run_id} {self.state_name} ({self.status})"
-
-
-class FailureEmail(models.Model):
-    """One failure email per (flow run, state, attempt), whichever delivery style told us: the row is the claim."""
-
-    flow_run_id = models.CharField(max_length=64)
-    state_name = models.CharField(max_length=64)
-    run_count = models.IntegerField(default=1)
-    recipients = models.IntegerField(default=0)
-    sent_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["flow_run_id", "state_name", "run_count"], name="uniq_failure_email")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.flow_run_id} {self.state_name} #{self.run_count}"

@@ -5,6 +5,8 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from ddpui.models.work import RetriedWork
+
 
 class SummaryStatus(models.TextChoices):
     """Our lifecycle of a summary; Dalgo's `session_status` is derived from it."""
@@ -24,7 +26,7 @@ SESSION_STATUS_BY_STATUS = {
 }
 
 
-class LlmSession(models.Model):
+class LlmSession(RetriedWork):
     """The summary of one failed step of one flow run (or of one Airbyte job attempt asked for on demand).
 
     Unique per (org, flow_run_id, step_key): duplicate notifications and concurrent workers cannot make two.
@@ -50,7 +52,7 @@ class LlmSession(models.Model):
     session_status = models.CharField(max_length=20, default="running")
     status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.PENDING)
 
-    # The structured summary (DESIGN.md).
+    # The structured summary (what users read).
     failed_step = models.JSONField(default=dict, blank=True)
     title = models.CharField(max_length=300, blank=True, default="")
     summary = models.TextField(blank=True, default="")
@@ -60,6 +62,15 @@ class LlmSession(models.Model):
     evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
     is_transient = models.BooleanField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    grounded = models.BooleanField(
+        null=True, blank=True,
+        help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
+                  "them. Empty for offline summaries.",
+    )
+    model_category = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
+    )
 
     # How it was made.
     provider = models.CharField(max_length=32, blank=True, default="")
@@ -70,6 +81,9 @@ class LlmSession(models.Model):
     latency_ms = models.IntegerField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, default="", db_index=True)
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    offline_reason = models.CharField(
+        max_length=200, blank=True, default="", help_text="Why no model was asked (not opted in, over budget, ...)."
+    )
     excerpt = models.TextField(blank=True, default="", help_text="The redacted excerpt sent to the model.")
     timings = models.JSONField(default=dict, blank=True, help_text="Stage -> milliseconds.")
 
@@ -87,10 +101,7 @@ class LlmSession(models.Model):
     regenerating_since = models.DateTimeField(
         null=True, blank=True, help_text="A regenerate is under way; the summary shown stays until it succeeds."
     )
-    attempts = models.IntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

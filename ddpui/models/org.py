@@ -110,3 +110,25 @@ class TaskLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.orgtask} locked by run {self.flow_run_id}"
+
+
+class OrgPreferences(models.Model):
+    """Dalgo's per-org preferences: whether its logs may go to an LLM (approved by an org admin), and whether its
+    failures are also told on a Discord webhook. Created with each org (LLM_OPTIN_DEFAULT)."""
+
+    org = models.OneToOneField(Org, on_delete=models.CASCADE, related_name="preferences")
+    llm_optin = models.BooleanField(default=False)
+    llm_optin_approved_by = models.ForeignKey(
+        OrgUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="approved_llm_optins"
+    )
+    llm_optin_date = models.DateTimeField(null=True, blank=True)
+    enable_discord_notifications = models.BooleanField(default=False)
+    discord_webhook = models.URLField(max_length=500, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "org preferences"
+
+    def __str__(self) -> str:
+        return f"{self.org.slug}: llm_optin={self.llm_optin}"

@@ -6,7 +6,16 @@ import uuid
 import pytest
 
 from ddpui.core.summaries.queue import SUMMARIZE_FLOW_RUN_TASK
-from ddpui.models import LlmSession, Notification, NotificationStatus, PrefectFlowRun, SummaryStatus, TaskLock
+from ddpui.models import (
+    DeliveryStatus,
+    FailureDelivery,
+    LlmSession,
+    Notification,
+    NotificationStatus,
+    PrefectFlowRun,
+    SummaryStatus,
+    TaskLock,
+)
 
 pytestmark = pytest.mark.cluster
 
@@ -58,5 +67,9 @@ def test_duplicate_storm_makes_one_summary_and_one_llm_call(
     assert not TaskLock.objects.filter(flow_run_id=run["id"]).exists()
     # The console email backend prints to the cluster's log: one email for the failure, though it came in two
     # delivery styles (text body, automation event), and none for the Pending/Running notifications.
-    assert clusters.log_text().count("Subject: Dalgo: pipeline run") == 1
+    # The failure email goes out once the summary is stored (console email backend: the cluster's log).
+    wait_for(lambda: FailureDelivery.objects.filter(flow_run_id=run["id"], status=DeliveryStatus.SENT).exists(),
+             timeout=30, what="the failure email sent")
+    assert FailureDelivery.objects.filter(flow_run_id=run["id"]).count() == 1
+    assert clusters.log_text().count(f"Run: {run['name']} ({run['id']})") == 1
     assert_no_secrets()

@@ -3,6 +3,7 @@ forgotten) is org-scoped and needs a token; tokens are stored hashed and revoked
 tokens and wrong webhook keys are rate-limited per client in the database, across gunicorn workers."""
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -29,6 +30,7 @@ from ddpui.models import (
     LlmSession,
     Notification,
     PrefectFlowRun,
+    SummaryFeedback,
     SummaryStatus,
 )
 from harness.app import AppConfig, app_env, start_web
@@ -45,6 +47,20 @@ PUBLIC_OPERATIONS = {
     ("post", "/api/logout/"),
 }
 OTHER_CLIENT = "203.0.113.9"
+# Operations about the caller's own org (its preferences, its usage): no other org's record is named in their URL,
+# so they answer anyone of an org with that org's own data (never another's, which the walk checks).
+OWN_ORG_OPERATIONS = {
+    ("get", "/api/orgpreferences/"),
+    ("put", "/api/orgpreferences/llm_approval"),
+    ("put", "/api/orgpreferences/enable-discord-notifications"),
+    ("get", "/api/v1/usage"),
+}
+# A valid body for each operation that takes one, so the walk reaches the scoping, not the validation.
+REQUEST_BODIES = {
+    ("put", "/api/orgpreferences/llm_approval"): {"llm_optin": True},
+    ("put", "/api/orgpreferences/enable-discord-notifications"): {"enable_discord_notifications": False},
+    ("post", "/api/v1/summaries/{summary_id}/feedback"): {"helpful": True, "comment": "walk"},
+}
 
 
 def bearer(token: str | None) -> dict:
@@ -94,6 +110,8 @@ def parameter_values(owned: dict) -> dict[tuple[str, str], str]:
         ("query", "status"): "ready",
         ("query", "since"): "2000-01-01T00:00:00Z",
         ("query", "limit"): "50",
+        ("path", "summary_id"): str(owned["flow_session"].public_id),
+        ("query", "month"): timezone.now().strftime("%Y-%m"),
     }
 
 
@@ -119,17 +137,33 @@ def urls_for(path: str, op: dict, values: dict, *, optional: bool) -> str:
     return path + ("?" + "&".join(query) if query else "")
 
 
-def authenticated_urls(owned: dict) -> list[tuple[str, str]]:
-    """(method, URL) of every authenticated operation, with required parameters only and with all of them."""
+def authenticated_operations(owned: dict) -> list[tuple[str, str, str]]:
+    """(method, URL, path template) of every authenticated operation, with required parameters only and with all
+    of them."""
     values = parameter_values(owned)
     found = []
     for method, path, op in operations():
         if not op.get("security"):
             assert (method, path) in PUBLIC_OPERATIONS, f"{method.upper()} {path} has no authentication"
             continue
+        if op.get("requestBody"):
+            assert (method, path) in REQUEST_BODIES, f"{method.upper()} {path}: add a body to REQUEST_BODIES"
         for optional in (False, True):
-            found.append((method, urls_for(path, op, values, optional=optional)))
+            found.append((method, urls_for(path, op, values, optional=optional), path))
     return found
+
+
+def authenticated_urls(owned: dict) -> list[tuple[str, str]]:
+    """(method, URL) of every authenticated operation."""
+    return [(method, url) for method, url, _ in authenticated_operations(owned)]
+
+
+def call(client, method: str, url: str, path: str, headers: dict):
+    """One call of an operation, with its body when it takes one."""
+    body = REQUEST_BODIES.get((method, path))
+    if body is None:
+        return client.generic(method.upper(), url, **headers)
+    return client.generic(method.upper(), url, json.dumps(body), content_type="application/json", **headers)
 
 
 def owned_ids(owned: dict) -> list[str]:
@@ -146,24 +180,32 @@ def generous_limit(settings):
 
 @pytest.mark.django_db
 def test_every_authenticated_endpoint_is_org_scoped(client, token, other_org_token, owned, generous_limit):
-    urls = authenticated_urls(owned)
+    urls = authenticated_operations(owned)
     assert len(urls) >= 10, urls  # five operations today, each with and without optional parameters
     queued_before, sessions_before = OrmQ.objects.count(), LlmSession.objects.count()
-    for method, url in urls:
-        response = client.generic(method.upper(), url, **bearer(other_org_token))
+    feedback_before = SummaryFeedback.objects.count()
+    for method, url, path in urls:
+        response = call(client, method, url, path, bearer(other_org_token))
+        own_org = (method, path) in OWN_ORG_OPERATIONS
         # 404 for a run that is not theirs; Dalgo's 400s ("no such task id", "Invalid job id") for a key or job.
-        assert response.status_code in (200, 400, 404), (url, response.status_code, response.content[:300])
+        assert response.status_code in ((200, 403) if own_org else (200, 400, 404)), (
+            url, response.status_code, response.content[:300])
         leaked = [value for value in owned_ids(owned) if value in response.content.decode()]
         assert not leaked, f"{url} showed another org's {leaked}"
-        if response.status_code == 200:
+        if response.status_code == 200 and own_org:
+            assert owned["flow_session"].org.slug not in response.content.decode(), url
+        elif response.status_code == 200:
             # Only list endpoints may answer 200 to a stranger, and then with nothing in them.
             assert response.json() == [], (url, response.json())
     assert OrmQ.objects.count() == queued_before, "another org's request queued work"
     assert LlmSession.objects.count() == sessions_before, "another org's request created a summary row"
+    assert SummaryFeedback.objects.count() == feedback_before, "another org's request left feedback"
     # The same URLs answer the owner (so the 404s above come from scoping, not from absent records).
-    for method, url in urls:
-        response = client.generic(method.upper(), url, **bearer(token))
-        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    for method, url, path in urls:
+        response = call(client, method, url, path, bearer(token))
+        # A machine token only reads: the org's settings answer it 403 (a permission, not a scoping matter).
+        allowed = (200, 403) if (method, path) in OWN_ORG_OPERATIONS and method != "get" else (200,)
+        assert response.status_code in allowed, (url, response.status_code, response.content[:300])
         if isinstance(response.json(), list):
             assert response.json(), f"{url}: the owner's list is empty, so the stranger's empty list proves nothing"
 

@@ -1,4 +1,5 @@
-"""Race-safe claims: a conditional UPDATE whose row count says who won (no exists()-then-write)."""
+"""Race-safe claims of retried rows (ddpui.models.work.RetriedWork): a conditional UPDATE whose row count says
+who won (no exists()-then-write), and the one backoff every retried row uses."""
 
 from datetime import timedelta
 
@@ -24,14 +25,22 @@ def claim(
     """
     now = timezone.now()
     until = now + timedelta(seconds=seconds)
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    condition = free & extra if extra is not None else free
+    rows = model.objects.filter(pk=pk).unleased(now)
+    if extra is not None:
+        rows = rows.filter(extra)
     changes = {"lease_until": until, **({retry_field: until} if retry_field else {})}
     if count_field:
         changes[count_field] = F(count_field) + 1
-    return bool(model.objects.filter(Q(pk=pk) & condition).update(**changes))
+    return bool(rows.update(**changes))
 
 
 def release(model: type[Model], pk: int) -> None:
     """Give the row back before the lease runs out."""
     model.objects.filter(pk=pk).update(lease_until=None)
+
+
+def backoff(attempts: int, *, base: float, cap: float = 3600, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff after `attempts` tries: base, 2 x base, 4 x base, ... up to `cap`, never sooner than
+    a server's Retry-After."""
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=max(delay, retry_after or 0))

@@ -20,6 +20,12 @@ def schedule_specs() -> list[dict]:
             "minutes": settings.RETRY_SWEEP_EVERY_MINUTES,
         },
         {
+            "name": "send-due-failure-deliveries",
+            "func": "tasks.notify.send_due_deliveries",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.RETRY_SWEEP_EVERY_MINUTES,
+        },
+        {
             "name": "reconcile-missed-failures",
             "func": "tasks.summaries.reconcile_missed_failures",
             "schedule_type": Schedule.MINUTES,

@@ -34,6 +34,9 @@ class Category:
     is_transient: bool
     title: str
     fix_steps: list[str]
+    # A rule matched the root-cause lines themselves (not only the rest of the excerpt): a model that
+    # disagrees is more likely wrong than the rule.
+    clear: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def _first_match(text: str) -> _Rule | None:
 def categorize(key_lines: Sequence[str], other_text: str = "", step_kind: str = "") -> Category:
     """Categorize a failure from its ranked root-cause lines (then the rest of the excerpt)."""
     rule = _first_match("\n".join(key_lines)) if key_lines else None
+    clear = rule is not None
     if rule is None and other_text:
         rule = _first_match(other_text)
     rule = rule or _OTHER
@@ -192,4 +196,5 @@ def categorize(key_lines: Sequence[str], other_text: str = "", step_kind: str = 
         is_transient=rule.is_transient,
         title=f"{noun} failed because {rule.title}",
         fix_steps=list(rule.fix_steps),
+        clear=clear,
     )

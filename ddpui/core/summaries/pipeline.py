@@ -19,11 +19,13 @@ from ddpui.clients import prefect
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
+from ddpui.core.notify.deliveries import summary_stored
 from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
 from ddpui.core.summaries.evidence import Evidence, gather_evidence
-from ddpui.core.summaries.fingerprint import fingerprint
+from ddpui.core.summaries.fingerprint import fingerprint, specific_lines
 from ddpui.core.summaries.locate import FailedStep, NodeNotFound, locate_failed_step, step_for_task_run
+from ddpui.core.summaries.prompt import prompt_overhead_tokens
 from ddpui.core.summaries.store import (
     claim_session,
     find_reusable,
@@ -37,6 +39,10 @@ from ddpui.core.summaries.summarize import summarize_logs
 from ddpui.models import LlmSession, SummaryStatus
 
 logger = logging.getLogger(__name__)
+# A budget set too small for the fixed prompt still leaves the excerpt room for an error and its context.
+MIN_EXCERPT_TOKENS = 500
+# When no error line names the cause, the fingerprint looks this far back in the excerpt for a specific line.
+LAST_LINES_LOOKED_AT = 12
 
 
 class Stopwatch:
@@ -107,16 +113,36 @@ def condense_evidence(evidence: Evidence, *, budget_tokens: int) -> Excerpt:
     return condense(evidence.lines, structured=[*evidence.structured, *evidence.notes], budget_tokens=budget_tokens)
 
 
+def excerpt_budget(step: FailedStep, root: FlowRunInfo | None) -> int:
+    """The excerpt's share of SUMMARY_TOKEN_BUDGET, which bounds the whole request: the budget minus the fixed
+    prompt around the excerpt (never below MIN_EXCERPT_TOKENS)."""
+    overhead = prompt_overhead_tokens(
+        step.as_json(), run_name=root.name if root else "", state_name=root.state_name if root else ""
+    )
+    return max(settings.SUMMARY_TOKEN_BUDGET - overhead, MIN_EXCERPT_TOKENS)
+
+
 def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
-    """The recurring-failure key: the selected root-cause lines (else the structured facts), normalized."""
-    return fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step_kind)
+    """The recurring-failure key: the specific root-cause lines, normalized (fingerprint.specific_lines says
+    where the specific error text comes from when they are generic)."""
+    lines = specific_lines(
+        [text for _, text in excerpt.key_lines],
+        [text for _, text in excerpt.other_error_lines],
+        excerpt.structured,
+        [text for _, text in reversed(excerpt.lines[-LAST_LINES_LOOKED_AT:])],
+    )
+    return fingerprint(lines or excerpt.structured, step_kind)
 
 
-def preview_flow_run(flow_run_id: str, *, budget_tokens: int) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
-    """What the automatic path would send for a flow run, without storing or calling anything else."""
+def preview_flow_run(
+    flow_run_id: str, *, budget_tokens: int | None = None
+) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
+    """What the automatic path would send for a flow run (its excerpt budget unless one is given), without
+    storing or calling anything else."""
     root = read_root(flow_run_id)
     step = locate_failed_step(root)
-    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget_tokens)
+    budget = budget_tokens or excerpt_budget(step, root)
+    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget)
 
 
 def produce(
@@ -135,7 +161,9 @@ def produce(
     """
     if not (retry or needs_work(session, regenerate=regenerate)):
         return session
-    if not claim_session(session, only_if_needed=not (retry or regenerate), regenerate=regenerate):
+    if not claim_session(
+        session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate, regenerate=regenerate
+    ):
         return session
     had_summary = session.status == SummaryStatus.READY
     try:
@@ -143,15 +171,18 @@ def produce(
         clock.timings["wait_for_logs"] = evidence.wait_ms
         clock.lap("evidence")
         clock.timings["evidence"] -= evidence.wait_ms
-        excerpt = condense_evidence(evidence, budget_tokens=settings.SUMMARY_TOKEN_BUDGET)
+        excerpt = condense_evidence(evidence, budget_tokens=excerpt_budget(step, root))
         failure_print = failure_fingerprint(excerpt, step.kind)
         clock.lap("condense")
         failed_step = step.as_json()
         source = None if regenerate else find_reusable(session, failure_print)
         if source is not None:
             clock.lap("summarize")
-            return save_reuse(session, source=source, excerpt=excerpt, failed_step=failed_step, timings=clock.timings)
+            reused = save_reuse(session, source=source, excerpt=excerpt, failed_step=failed_step, timings=clock.timings)
+            summary_stored(reused)
+            return reused
         result = summarize_logs(
+            org=session.org,
             excerpt=excerpt,
             failed_step=failed_step,
             run_name=root.name if root else "",
@@ -168,6 +199,8 @@ def produce(
             )
             clock.lap("store")
             LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
+        # The failure message waits for this: queue it now (whichever first, this or the end of its wait).
+        summary_stored(saved)
         return saved
     except (PrefectError, AirbyteError) as exc:
         logger.warning("summary %s: %s", session.pk, exc)

@@ -1,4 +1,8 @@
-"""The prompt: written for a non-engineer at an NGO, asking for JSON that follows SUMMARY_SCHEMA."""
+"""The prompt: written for a non-engineer at an NGO, asking for JSON that follows SUMMARY_SCHEMA.
+
+The answer's shape is shown as an example object, not the schema itself: the schema travels in the request's
+`response_format` (servers enforce it), and small models shown a schema in the text echo it back.
+"""
 
 import hashlib
 import json
@@ -6,9 +10,23 @@ from typing import Any
 
 from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense import Excerpt
-from ddpui.core.summaries.schema import CATEGORIES, SUMMARY_SCHEMA
+from ddpui.core.summaries.schema import CATEGORIES
+from ddpui.core.summaries.token_estimate import estimate_tokens
 
 PROMPT_VERSION = "v2"
+# The shape of an answer, with placeholders a model cannot mistake for content.
+EXAMPLE_ANSWER = {
+    "title": "<what failed, in plain words>",
+    "summary": "<2-4 sentences for a non-engineer>",
+    "root_cause": "<the underlying cause>",
+    "category": "<one of the categories>",
+    "fix_steps": ["<first step>", "<second step>"],
+    "evidence": [{"line": 123, "text": "<the log line exactly as shown after its number>"}],
+    "is_transient": False,
+    "confidence": 0.5,
+}
+# Chat templates wrap each message in a few tokens of their own (role markers, separators).
+TOKENS_PER_MESSAGE = 8
 
 SYSTEM_PROMPT = f"""You explain data pipeline failures to people at small NGOs who run their data work without
 an engineering team. A pipeline (Airbyte syncs, then dbt transformations, orchestrated by Prefect) failed.
@@ -23,7 +41,8 @@ Answer with ONE JSON object, no other text, with these fields:
 - category: one of {", ".join(CATEGORIES)}.
 - fix_steps: 2-5 ordered, concrete steps they can take (say when they need to ask whoever set up the
   connection or the dbt project).
-- evidence: the 1-5 log lines that show the cause, as {{"line": <number from the excerpt>, "text": <the line>}}.
+- evidence: the 1-5 log lines that show the cause, as {{"line": <its number in the excerpt>, "text": <the line's
+  text copied exactly>}}.
 - is_transient: true only if simply re-running would likely succeed (network blips, rate limits, timeouts).
 - confidence: 0 to 1, how sure you are of the root cause given this excerpt.
 Use only what the excerpt shows; if it is not enough, say so plainly and lower the confidence.
@@ -59,11 +78,22 @@ def step_description(failed_step: dict[str, Any], run_name: str, state_name: str
 def build_messages(
     excerpt: Excerpt, failed_step: dict[str, Any], *, run_name: str = "", state_name: str = ""
 ) -> list[dict[str, str]]:
-    """The chat messages of one summary request (system + user); the excerpt is already redacted and is
-    fenced as data (see SYSTEM_PROMPT)."""
+    """The chat messages of one summary request (system + user); the excerpt is already redacted, carries its
+    own "Log excerpt" header, and is fenced as data (see SYSTEM_PROMPT)."""
+    return prompt_messages(excerpt.text, step_description(failed_step, run_name, state_name))
+
+
+def prompt_messages(excerpt_text: str, description: str) -> list[dict[str, str]]:
+    """System and user messages around an excerpt's text."""
     user = (
-        f"{step_description(failed_step, run_name, state_name)}\n\n"
-        f"Log excerpt ({excerpt.lines_in} lines in the original log):\n{fenced(excerpt.text)}\n\n"
-        f"Answer with JSON following this schema:\n{json.dumps(SUMMARY_SCHEMA, separators=(',', ':'))}"
+        f"{description}\n\n{fenced(excerpt_text)}\n\n"
+        f"Answer with one JSON object shaped like this example:\n{json.dumps(EXAMPLE_ANSWER)}"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def prompt_overhead_tokens(failed_step: dict[str, Any], *, run_name: str = "", state_name: str = "") -> int:
+    """The estimated tokens of everything in a request except the excerpt: what SUMMARY_TOKEN_BUDGET must
+    leave room for (about 600-700 real tokens)."""
+    messages = prompt_messages("", step_description(failed_step, run_name, state_name))
+    return sum(estimate_tokens(message["content"]) + TOKENS_PER_MESSAGE for message in messages)

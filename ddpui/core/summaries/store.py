@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.core.queueing.leases import claim
+from ddpui.core.queueing.leases import backoff, claim
 from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.public import dalgo_result
@@ -23,6 +23,8 @@ SUMMARY_FIELDS = (
     "evidence",
     "is_transient",
     "confidence",
+    "grounded",
+    "model_category",
     "provider",
     "model",
     "prompt_version",
@@ -65,7 +67,9 @@ def session_for_step(
     return session
 
 
-def claim_session(session: LlmSession, *, only_if_needed: bool = False, regenerate: bool = False) -> bool:
+def claim_session(
+    session: LlmSession, *, only_if_needed: bool = False, retry: bool = False, regenerate: bool = False
+) -> bool:
     """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires).
 
     The claim also schedules the row's retry for the lease's end: a worker killed mid-summary leaves a row the
@@ -73,10 +77,15 @@ def claim_session(session: LlmSession, *, only_if_needed: bool = False, regenera
     a duplicate task that read the row while another worker was finishing it must not summarize it again.
     A user's regenerate neither counts a try nor schedules one: the automatic path keeps all of its tries, and
     a regenerate lost with its worker simply lets the summary shown stay.
+    `retry` (a task the sweep queued, which moved next_attempt_at ahead) takes the row only while it still
+    awaits a try: after a dead cluster's task was redelivered and finished the row (next_attempt_at cleared),
+    the sweep's retry must not call the model a second time.
     """
     due = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__lte=timezone.now())
+    awaiting = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__isnull=False)
+    extra = due if only_if_needed else (awaiting if retry else None)
     claimed = claim(
-        LlmSession, session.pk, seconds=session_lease_seconds(), extra=due if only_if_needed else None,
+        LlmSession, session.pk, seconds=session_lease_seconds(), extra=extra,
         retry_field=None if regenerate else "next_attempt_at", count_field=None if regenerate else "attempts",
     )
     if claimed and not regenerate:
@@ -93,9 +102,8 @@ def needs_work(session: LlmSession, *, regenerate: bool) -> bool:
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
-    """Exponential backoff from SUMMARY_RETRY_BASE_SECONDS, never sooner than the server's Retry-After."""
-    delay = settings.SUMMARY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=max(min(delay, 6 * 3600), retry_after or 0))
+    """Backoff from SUMMARY_RETRY_BASE_SECONDS (up to 6 h), never sooner than the server's Retry-After."""
+    return backoff(attempts, base=settings.SUMMARY_RETRY_BASE_SECONDS, cap=6 * 3600, retry_after=retry_after)
 
 
 def dalgo_pairs(session: LlmSession) -> list[dict[str, str]]:
@@ -135,12 +143,14 @@ def save_summary(
         setattr(session, name, redact_value(getattr(result, name)))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
+    session.offline_reason = result.offline_reason
     session.reused_from = None
     session.response = dalgo_pairs(session)
     session.assistant_prompt = result.prompt
     if result.llm_error:
         # The offline summary is shown meanwhile; the retry schedule asks the model again later.
-        session.last_error = redact_text(f"LLM: {result.llm_error}")
+        # The server's explanation may quote the request back: redacted like every stored text.
+        session.last_error = redact_text(f"LLM: {result.llm_error}")[:4000]
         session.next_attempt_at = (
             timezone.now() + retry_delay(session.attempts, result.retry_after)
             if result.llm_error_transient and session.attempts < settings.SUMMARY_MAX_ATTEMPTS
@@ -162,6 +172,7 @@ def save_reuse(
         setattr(session, name, getattr(source, name))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = source.fingerprint
+    session.offline_reason = source.offline_reason
     session.reused_from = source
     session.tokens_in, session.tokens_out, session.latency_ms = 0, 0, 0
     session.response = dalgo_pairs(session)
@@ -215,7 +226,7 @@ def find_reusable(session: LlmSession, fingerprint: str) -> LlmSession | None:
 
 def due_rows(now) -> QuerySet[LlmSession]:
     """Sessions whose next try is due and that nobody holds."""
-    return LlmSession.objects.filter(next_attempt_at__lte=now).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    return LlmSession.objects.due(now)
 
 
 def due_for_retry(limit: int = 50) -> list[int]:

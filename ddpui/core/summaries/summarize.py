@@ -1,8 +1,11 @@
 """summarize_logs: the ONE function that turns evidence into a summary, for the automatic and on-demand paths.
 
-With an LLM configured it makes one chat-completions call and validates the JSON answer; if the model is down
-or answers nonsense it returns the offline summary with `llm_error` set (the caller stores it and retries the
-model later). Without an LLM it returns the offline summary.
+With an LLM configured it makes one chat-completions call, validates the JSON answer and grounds it in the
+excerpt (ddpui/core/summaries/grounding.py); if the model is down or answers nonsense it returns the offline
+summary with `llm_error` set (the caller stores it and retries the model later when the error is transient).
+Without an LLM, or for an org whose logs must not go to one (not opted in, over its monthly budget), it
+returns the offline summary with `offline_reason` set: the gate is here, right before the call, so every path
+(automatic, on demand, regenerate, retries) passes it.
 """
 
 from dataclasses import dataclass, field
@@ -11,14 +14,17 @@ from typing import Any
 from django.conf import settings
 
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
-from ddpui.core.summaries.categorize import categorize
+from ddpui.core.llm_slots import llm_slot
+from ddpui.core.org_settings.preferences import llm_refusal
+from ddpui.core.summaries.categorize import Category, categorize
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.fingerprint import strip_log_prefix
+from ddpui.core.summaries.grounding import MAX_EVIDENCE_LINES, ground_answer
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
+from ddpui.models import Org
 
 OFFLINE_PROMPT_VERSION = "offline-v1"
-MAX_EVIDENCE_LINES = 5
 
 
 @dataclass
@@ -43,14 +49,13 @@ class SummaryResult:
     llm_error: str | None = None
     llm_error_transient: bool = False
     retry_after: float | None = None
+    offline_reason: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
-
-
-def grounded_evidence(cited: list[dict[str, Any]], excerpt: Excerpt) -> list[dict[str, Any]]:
-    """The model's cited lines, with their text taken from OUR excerpt (a model may misquote, never a secret)."""
-    kept = dict(excerpt.lines)
-    grounded = [{"line": item["line"], "text": kept[item["line"]]} for item in cited if item["line"] in kept]
-    return grounded[:MAX_EVIDENCE_LINES] or key_line_evidence(excerpt)
+    # Model summaries only: did its evidence hold up, the model's category when the rules' clear one replaced
+    # it, and the response format the server honoured.
+    grounded: bool | None = None
+    model_category: str = ""
+    response_format: str = ""
 
 
 def key_line_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
@@ -58,10 +63,16 @@ def key_line_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
     return [{"line": number, "text": text} for number, text in excerpt.key_lines[:MAX_EVIDENCE_LINES]]
 
 
+def rules_verdict(excerpt: Excerpt, failed_step: dict[str, Any]) -> Category:
+    """The offline rules' category of the excerpt (root-cause lines first, then the rest)."""
+    key_texts = [text for _, text in excerpt.key_lines]
+    return categorize(key_texts, other_text=excerpt.text, step_kind=str(failed_step.get("kind") or ""))
+
+
 def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: str) -> SummaryResult:
     """An honest rule-based summary from the evidence: the failed step, a category, the key lines, a generic fix."""
     key_texts = [text for _, text in excerpt.key_lines]
-    verdict = categorize(key_texts, other_text=excerpt.text, step_kind=str(failed_step.get("kind") or ""))
+    verdict = rules_verdict(excerpt, failed_step)
     step_label = failed_step.get("task_slug") or failed_step.get("label") or "a step"
     # Quote messages, not their timestamps and levels; the two best lines usually hold error and detail.
     messages = list(dict.fromkeys(strip_log_prefix(text) for text in key_texts[:2]))
@@ -90,33 +101,43 @@ def offline_summary(excerpt: Excerpt, failed_step: dict[str, Any], state_name: s
     )
 
 
+NO_LLM_CONFIGURED = "no LLM is configured"
+
+
 def summarize_logs(
-    *, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
+    *, org: Org | None, excerpt: Excerpt, failed_step: dict[str, Any], run_name: str = "", state_name: str = ""
 ) -> SummaryResult:
     """Turn a condensed, redacted excerpt into a validated structured summary (one LLM call at most)."""
-    if not llm_configured():
-        return offline_summary(excerpt, failed_step, state_name)
+    refusal = llm_refusal(org) if llm_configured() else NO_LLM_CONFIGURED
+    if refusal:
+        offline = offline_summary(excerpt, failed_step, state_name)
+        offline.offline_reason = refusal
+        return offline
     messages = build_messages(excerpt, failed_step, run_name=run_name, state_name=state_name)
     prompt = messages[-1]["content"]
     try:
-        answer = chat_json(messages, schema=SUMMARY_SCHEMA)
+        # One of LLM_MAX_CONCURRENCY slots shared by every cluster: the provider's limits are per account.
+        with llm_slot():
+            answer = chat_json(messages, schema=SUMMARY_SCHEMA, end_user=org.slug)
         parsed = parse_summary(answer.content)
-    except (LlmError, SummaryFormatError) as exc:
-        fallback = offline_summary(excerpt, failed_step, state_name)
-        fallback.llm_error = str(exc)
-        fallback.llm_error_transient = getattr(exc, "transient", True)
-        fallback.retry_after = getattr(exc, "retry_after", None)
-        fallback.prompt = prompt
-        return fallback
+    except LlmError as exc:
+        return with_llm_error(offline_summary(excerpt, failed_step, state_name), exc, exc.transient, prompt)
+    except SummaryFormatError as exc:
+        # At temperature 0 the same request gets the same malformed answer: not worth a retry.
+        return with_llm_error(offline_summary(excerpt, failed_step, state_name), exc, False, prompt)
+    grounding = ground_answer(parsed, excerpt, rules_verdict(excerpt, failed_step))
     return SummaryResult(
         title=parsed["title"],
         summary=parsed["summary"],
         root_cause=parsed["root_cause"],
-        category=parsed["category"],
+        category=grounding.category,
         fix_steps=parsed["fix_steps"],
-        evidence=grounded_evidence(parsed["evidence"], excerpt),
+        evidence=grounding.evidence,
         is_transient=parsed["is_transient"],
-        confidence=parsed["confidence"],
+        confidence=grounding.confidence,
+        grounded=grounding.grounded,
+        model_category=grounding.model_category,
+        response_format=answer.response_format,
         provider="openai",
         model=answer.model or settings.LLM_MODEL,
         prompt_version=PROMPT_VERSION,
@@ -126,3 +147,12 @@ def summarize_logs(
         prompt=prompt,
         raw=parsed,
     )
+
+
+def with_llm_error(fallback: SummaryResult, exc: Exception, transient: bool, prompt: str) -> SummaryResult:
+    """The offline summary, marked with why the model's was not used and whether a retry may help."""
+    fallback.llm_error = str(exc)
+    fallback.llm_error_transient = transient
+    fallback.retry_after = getattr(exc, "retry_after", None)
+    fallback.prompt = prompt
+    return fallback

@@ -1,8 +1,8 @@
 """The notification handler, run on the qcluster. Dalgo's existing work first, the failure summary last.
 
-Steps, each isolated so that one failing does not skip the others (contract section 2):
+Steps (Dalgo's, in its order: docs/dalgo.md), each isolated so that one failing does not skip the others:
   1. read the flow run from Prefect (if Prefect is down, fall back to what the notification says, retry later)
-  2. flow-run row and task locks               3. failure emails to the org's managers
+  2. flow-run row and task locks               3. failure emails (and Discord) to the org, planned to carry the summary
   4. sync the Airbyte jobs of the run's connections
   5. last, in its own guard: enqueue the failure summary of a root run that ended Failed/Crashed/TimedOut, or
      DBT_TEST_FAILED (Dalgo's state for failed dbt tests: the failing tests are the evidence)
@@ -11,7 +11,6 @@ Steps that succeeded are remembered, so a retry redoes only what failed (no seco
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
 from django.utils import timezone
 
@@ -25,10 +24,10 @@ from ddpui.core.flow_runs import (
     flow_run_info_from_prefect,
     org_of,
 )
-from ddpui.core.queueing.leases import claim, release
+from ddpui.core.notify.deliveries import plan_failure_notices
+from ddpui.core.queueing.leases import backoff, claim, release
 from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.queue import enqueue_flow_run_summary
-from ddpui.core.webhooks.failure_email import email_failure
 from ddpui.core.webhooks.flow_run_record import record_flow_run_state
 from ddpui.models import Notification, NotificationStatus
 
@@ -41,6 +40,8 @@ PREFECT_STEPS = frozenset({"flow_run_record", "enqueue_summary"})
 NOTIFICATION_MAX_ATTEMPTS = 8
 # The handler's lease: longer than any handler run, shorter than a human would wait for a retry.
 HANDLER_LEASE_SECONDS = 300
+# A notification whose steps failed is retried after 30 s, 1 min, 2 min, ... up to 1 h.
+NOTIFICATION_RETRY_BASE_SECONDS = 30
 
 
 class StepSkipped(Exception):
@@ -74,11 +75,6 @@ def enqueue_summary(info: FlowRunInfo) -> str:
         return "no summary needed"
     enqueue_flow_run_summary(info.id)
     return "summary queued"
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff for a notification whose steps failed: 30 s, 1 min, 2 min, ... up to 1 h."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 def reports_failure(notification: Notification) -> bool:
@@ -139,7 +135,8 @@ def run_steps(notification: Notification) -> dict[str, str]:
     summarize = reports_summary_state(notification)
     steps: list[tuple[str, Callable[[], str]]] = [
         ("flow_run_record", lambda: record_flow_run_state(info)),
-        ("failure_email", lambda: email_failure(info, org) if failure else "not a failure notification: no email"),
+        # The email (and Discord) message is planned here and sent when the summary is stored or the wait ends.
+        ("failure_email", lambda: plan_failure_notices(info, org) if failure else "not a failure notification: no email"),
         ("airbyte_jobs", lambda: sync_airbyte_jobs(info)),
         # Last and in its own guard: nothing above depends on it, and its failure undoes nothing above.
         ("enqueue_summary", lambda: enqueue_summary(info) if summarize else "not a failure notification"),
@@ -176,7 +173,7 @@ def finish(notification: Notification, done: set[str], errors: dict[str, str], *
         notification.next_attempt_at = None
     else:
         notification.status = NotificationStatus.RETRYING
-        notification.next_attempt_at = timezone.now() + retry_delay(notification.attempts)
+        notification.next_attempt_at = timezone.now() + backoff(notification.attempts, base=NOTIFICATION_RETRY_BASE_SECONDS)
     notification.save(
         update_fields=["attempts", "steps_done", "step_errors", "status", "handled_at", "next_attempt_at"]
     )

@@ -27,7 +27,7 @@ def enqueue_due_notifications() -> int:
     now = timezone.now()
     due = list(
         Notification.objects.filter(Q(status=NotificationStatus.RETRYING, next_attempt_at__lte=now) | abandoned(now))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .unleased(now)
         .values_list("pk", flat=True)[:BATCH]
     )
     # Push the due time past the handler's lease, so the next sweep queues them again only if this try is lost.

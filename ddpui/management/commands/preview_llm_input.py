@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
 from ddpui.core.summaries.condense import condense
-from ddpui.core.summaries.pipeline import failure_fingerprint, preview_flow_run
-from ddpui.core.summaries.prompt import build_messages
+from ddpui.core.summaries.pipeline import MIN_EXCERPT_TOKENS, failure_fingerprint, preview_flow_run
+from ddpui.core.summaries.prompt import build_messages, prompt_overhead_tokens
 
 
 def file_lines(path: Path) -> Iterator[str]:
@@ -35,21 +35,27 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--file", type=Path, help="A log file.")
         source.add_argument("--flow-run", help="A Prefect flow run id (its failed step's evidence).")
-        parser.add_argument("--budget", type=int, default=None, help="Token budget (default SUMMARY_TOKEN_BUDGET).")
+        parser.add_argument(
+            "--budget", type=int, default=None, help="The excerpt's token budget (default: SUMMARY_TOKEN_BUDGET less the fixed prompt, as the pipeline)."
+        )
         parser.add_argument("--json", action="store_true", help="Print the messages and figures as JSON.")
 
     def handle(self, *args, **options):
         """Build the excerpt and the messages, then print them."""
-        budget = options["budget"] or settings.SUMMARY_TOKEN_BUDGET
-        if budget < 100:
+        budget = options["budget"]
+        if budget is not None and budget < 100:
             raise CommandError("--budget must be at least 100 tokens")
         if options["file"]:
             path: Path = options["file"]
             if not path.is_file():
                 raise CommandError(f"no such file: {path}")
-            excerpt = condense(file_lines(path), budget_tokens=budget)
             failed_step = {"kind": "file", "label": path.name}
             run_name, state_name = path.name, ""
+            budget = budget or max(
+                settings.SUMMARY_TOKEN_BUDGET - prompt_overhead_tokens(failed_step, run_name=run_name),
+                MIN_EXCERPT_TOKENS,
+            )
+            excerpt = condense(file_lines(path), budget_tokens=budget)
         else:
             try:
                 step, root, excerpt = preview_flow_run(options["flow_run"], budget_tokens=budget)
@@ -61,7 +67,7 @@ class Command(BaseCommand):
             "lines_in": excerpt.lines_in,
             "tokens_in": excerpt.tokens_in,
             "excerpt_tokens": excerpt.tokens_out,
-            "budget": budget,
+            "budget": excerpt.budget,
             "lines_kept": len(excerpt.lines),
             "fingerprint": failure_fingerprint(excerpt, str(failed_step.get("kind"))),
         }

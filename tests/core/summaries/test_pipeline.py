@@ -1,5 +1,5 @@
 """The whole summary pipeline in-process: locate -> evidence -> condense -> summarize -> store, against
-stand-ins on real sockets. Pins the upstream mistakes of contract section 6."""
+stand-ins on real sockets. Pins the upstream mistakes listed in docs/dalgo.md."""
 
 import datetime
 import json
@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
+from ddpui.core.summaries.prompt import TOKENS_PER_MESSAGE
 from ddpui.core.summaries.schema import CATEGORIES
 from ddpui.core.summaries.store import mark_failed_by_hook
+from ddpui.core.summaries.token_estimate import estimate_tokens
 from ddpui.models import LlmSession, SummaryStatus
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +127,17 @@ def test_llm_failure_stores_the_offline_summary_then_upgrades(dalgo_runs, llm_ap
     LlmSession.objects.filter(pk=session.pk).update(next_attempt_at=timezone.now())
     upgraded = produce_session(session.pk, retry=True)
     assert upgraded.provider == "openai" and upgraded.last_error == "" and upgraded.next_attempt_at is None
+
+
+def test_a_retry_queued_before_another_worker_finished_the_row_does_not_call_the_model_again(dalgo_runs, llm_api):
+    # A dead cluster's task was redelivered and finished the row while the sweep's retry of it waited in the
+    # queue (seen with three clusters and one SIGKILLed: 63 model calls for 60 failures).
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    session = summarize_flow_run(run["id"])
+    assert session.provider == "openai" and session.next_attempt_at is None and llm_api.request_count == 1
+    again = produce_session(session.pk, retry=True)
+    assert llm_api.request_count == 1 and again.updated_at == session.updated_at
 
 
 def test_llm_invalid_json_falls_back_to_offline(dalgo_runs, llm_api):
@@ -280,3 +293,31 @@ def test_log_instructions_are_not_obeyed_into_the_stored_summary(dalgo_runs, llm
     assert "maintenance_mode" not in stored and "revealed" not in stored
     for secret in ECHOED_SECRETS:
         assert secret not in stored
+def test_the_whole_request_fixed_prompt_included_fits_summary_token_budget(dalgo_runs, llm_api, settings):
+    settings.SUMMARY_TOKEN_BUDGET = 1500
+    run, connections = dalgo_runs.pipeline(connections=1)
+    dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    dalgo_runs.airbyte_job(connections[0], lines=[*[f"INFO copying record batch {i} of stream households"
+                                                    for i in range(5000)], "ERROR destination refused the write"])
+    summarize_flow_run(run["id"])
+    messages = llm_api.chat_bodies()[0]["messages"]
+    assert sum(estimate_tokens(message["content"]) + TOKENS_PER_MESSAGE for message in messages) <= 1500
+
+
+def test_a_format_failure_is_stored_with_the_servers_reason_and_not_retried(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    llm_api.reject_json_schema, llm_api.json_schema_status = True, 500
+    llm_api.add_content("Sure! The pipeline failed because of a missing column.")
+    session = summarize_flow_run(run["id"])
+    assert session.status == SummaryStatus.READY and session.provider == "offline"
+    assert "JSON" in session.last_error and session.next_attempt_at is None, "a retry would get the same answer"
+    assert [(b.get("response_format") or {}).get("type") for b in llm_api.chat_bodies()] == ["json_schema", "json_object"]
+
+
+def test_a_model_summary_records_whether_it_was_grounded(dalgo_runs, llm_api):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    session = summarize_flow_run(run["id"])
+    session.refresh_from_db()
+    assert session.provider == "openai" and session.grounded is not None

@@ -3,7 +3,8 @@ and that it counts as sent only when the send returned.
 
 An SMTP server that never greets is a real socket (standins/trickle.py, "silent"). Observed before: the handler
 hung until Django-Q's timeout, whose SystemExit left the claim row behind, and the retry said "already emailed"
-though nothing was sent.
+though nothing was sent. Now the send is its own delivery row, claimed with a lease: a send cut short is sent by
+the sweep after the lease, and never counted sent before it returned.
 """
 
 import datetime
@@ -14,24 +15,33 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
-from ddpui.core.flow_runs import FlowRunInfo
-from ddpui.core.webhooks.failure_email import MAX_MESSAGE_CHARS, email_failure, failure_email_text
+from ddpui.core.notify.deliveries import OPEN, deliver, send_due_deliveries
+from ddpui.core.notify.text import failure_message
 from ddpui.core.webhooks.handler import handle_notification
 from ddpui.core.webhooks.intake import record_notification
 from ddpui.core.webhooks.parse import ParsedNotification
-from ddpui.models import FailureEmail, Notification, PrefectFlowRun
+from ddpui.models import DeliveryStatus, FailureDelivery, Notification, PrefectFlowRun
 from standins.trickle import TrickleServer
 
 pytestmark = pytest.mark.django_db
+MAX_MESSAGE_CHARS = 300  # what the message quotes of Prefect's state message
+
+
+def deliver_open() -> list[str]:
+    """Send every open delivery now (not waiting for the summary)."""
+    return [deliver(pk) for pk in FailureDelivery.objects.filter(status__in=OPEN).values_list("pk", flat=True)]
 
 
 def test_the_message_is_redacted_before_it_is_cut(org):
-    # a cut at 500 characters used to fall between the password and "@", so the URL rule no longer matched
+    # a cut used to fall between the password and "@", so the URL rule no longer matched
     message = "x" * (MAX_MESSAGE_CHARS - 30) + " postgresql://dalgo:TruncPw404@db.ngo.org:5432/crm failed"
-    info = FlowRunInfo(id=str(uuid.uuid4()), name="crimson-owl", state_name="Failed", state_message=message)
-    _, body = failure_email_text(info, org)
-    assert "TruncPw404" not in body and "Message: " in body
+    delivery = FailureDelivery(org=org, flow_run_id=str(uuid.uuid4()), flow_run_name="crimson-owl",
+                               state_name="Failed", state_message=message, channel="email",
+                               wait_until=timezone.now())
+    body = failure_message(delivery, None, org.name).body
+    assert "TruncPw404" not in body and "Prefect says: " in body
 
 
 def test_no_passed_through_secret_reaches_the_email_or_the_rows(passed_through_entry, prefect_api, airbyte_api,
@@ -49,19 +59,24 @@ def test_no_passed_through_secret_reaches_the_email_or_the_rows(passed_through_e
     ))
 
     handle_notification(notification.id)
+    deliver_open()
 
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert "[REDACTED:" in email.body or len(text) > MAX_MESSAGE_CHARS
-    stored = json.dumps([list(Notification.objects.values()), list(PrefectFlowRun.objects.values())], default=str)
+    stored = json.dumps([list(Notification.objects.values()), list(PrefectFlowRun.objects.values()),
+                         list(FailureDelivery.objects.values())], default=str)
     for secret in secrets:
         assert secret not in email.subject and secret not in email.body
         assert secret not in stored
+
+
 @pytest.fixture
-def failed_run() -> FlowRunInfo:
-    """A failed root run of a deployment."""
-    return FlowRunInfo(id=str(uuid.uuid4()), name="nightly", deployment_id=str(uuid.uuid4()),
-                       state_type="FAILED", state_name="Failed")
+def planned(org, manager) -> FailureDelivery:
+    """A failure email planned for a failed root run of a deployment of `org`."""
+    return FailureDelivery.objects.create(org=org, flow_run_id=str(uuid.uuid4()), flow_run_name="nightly",
+                                          state_name="Failed", channel="email", wait_until=timezone.now(),
+                                          next_attempt_at=timezone.now())
 
 
 @pytest.fixture
@@ -73,20 +88,21 @@ def silent_smtp(settings):
         yield server
 
 
-def test_a_silent_smtp_server_fails_the_step_within_email_timeout(silent_smtp, settings, failed_run, org, manager):
+def test_a_silent_smtp_server_fails_the_send_within_email_timeout(silent_smtp, settings, planned):
     settings.EMAIL_TIMEOUT = 1
     began = time.monotonic()
-    with pytest.raises(OSError):  # socket.timeout / SMTPServerDisconnected
-        email_failure(failed_run, org)
+    outcome = deliver(planned.pk)
     assert time.monotonic() - began < 5
-    assert not FailureEmail.objects.exists(), "not sent, so not claimed"
+    planned.refresh_from_db()
+    assert outcome.startswith("retrying") and planned.status == DeliveryStatus.RETRYING, "not sent, so not counted"
+    assert planned.sent_at is None and planned.next_attempt_at > timezone.now()
 
 
 def test_email_timeout_is_set_and_shorter_than_the_task_timeout(settings):
     assert settings.EMAIL_TIMEOUT and settings.EMAIL_TIMEOUT < settings.Q_TIMEOUT_SECONDS
 
 
-def test_a_send_cut_short_by_the_task_timeout_is_sent_by_the_retry(silent_smtp, settings, failed_run, org, manager):
+def test_a_send_cut_short_by_the_task_timeout_is_sent_by_the_sweep(silent_smtp, settings, planned):
     settings.EMAIL_TIMEOUT = 30
 
     def task_timeout(signum, frame):
@@ -97,13 +113,17 @@ def test_a_send_cut_short_by_the_task_timeout_is_sent_by_the_retry(silent_smtp, 
     signal.setitimer(signal.ITIMER_REAL, 0.5)
     try:
         with pytest.raises(SystemExit):
-            email_failure(failed_run, org)
+            deliver(planned.pk)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert not FailureEmail.objects.exists()
-    # The retry, with mail working again, sends it; a second retry does not send it again.
+    planned.refresh_from_db()
+    assert planned.status == DeliveryStatus.WAITING and planned.sent_at is None, "not counted sent"
+    # The lease runs out; the sweep queues it again; with mail working again it is sent, and only once.
+    FailureDelivery.objects.filter(pk=planned.pk).update(lease_until=timezone.now() - datetime.timedelta(seconds=1),
+                                                         next_attempt_at=timezone.now())
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert email_failure(failed_run, org) == "emailed 1 manager(s)"
-    assert email_failure(failed_run, org) == "already emailed"
-    assert len(mail.outbox) == 1 and FailureEmail.objects.count() == 1
+    assert send_due_deliveries() == 1
+    assert deliver(planned.pk) == "sent email without the summary"
+    assert deliver(planned.pk) == "not due or held by another worker"
+    assert len(mail.outbox) == 1
