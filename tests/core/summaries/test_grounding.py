@@ -38,48 +38,48 @@ def answer(evidence: list[dict], *, category: str = "schema", confidence: float 
     })
 
 
-def test_the_right_quote_under_the_wrong_number_is_stored_under_the_number_that_holds_it(excerpt, llm_api):
+def test_the_right_quote_under_the_wrong_number_is_stored_under_the_number_that_holds_it(org, excerpt, llm_api):
     # The 1.5B model's habit: the compilation error's text, the deprecation warning's number.
     llm_api.add_content(answer([{"line": WARNING_LINE, "text": '  column "id" does not exist'},
                                 {"line": 1, "text": f"{ERROR_LINE} | {LOG[ERROR_LINE - 1]}"}]))
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.provider == "openai"
     assert result.evidence == [{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]},
                                {"line": ERROR_LINE, "text": LOG[ERROR_LINE - 1]}]
     assert result.grounded is True
 
 
-def test_invented_quotes_are_dropped_and_the_top_root_cause_lines_are_stored(excerpt, llm_api):
+def test_invented_quotes_are_dropped_and_the_top_root_cause_lines_are_stored(org, excerpt, llm_api):
     llm_api.add_content(answer([{"line": ERROR_LINE, "text": "ERROR: relation customers_v2 is locked by another job"},
                                 {"line": 2, "text": "Disk quota exceeded on /var/lib/postgresql"}]))
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     stored = {item["line"] for item in result.evidence}
     assert {ERROR_LINE, COLUMN_LINE} <= stored, "the rules' root-cause lines, as the offline summary has them"
     assert all("locked" not in item["text"] and "quota" not in item["text"] for item in result.evidence)
     assert result.grounded is False
 
 
-def test_real_but_irrelevant_quotes_do_not_push_out_the_top_root_cause_lines(excerpt, llm_api):
+def test_real_but_irrelevant_quotes_do_not_push_out_the_top_root_cause_lines(org, excerpt, llm_api):
     llm_api.add_content(answer([{"line": WARNING_LINE, "text": LOG[WARNING_LINE - 1]}]))
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert [item["line"] for item in result.evidence][:2] == [ERROR_LINE, COLUMN_LINE]
     assert WARNING_LINE in {item["line"] for item in result.evidence}
     assert result.grounded is False
 
 
-def test_a_wrong_category_at_095_on_a_clear_case_stores_the_rules_category_beside_the_models(excerpt, llm_api):
+def test_a_wrong_category_at_095_on_a_clear_case_stores_the_rules_category_beside_the_models(org, excerpt, llm_api):
     offline = offline_summary(excerpt, STEP, "Failed")
     llm_api.add_content(answer([{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]}], category="network",
                                confidence=0.95))
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.category == offline.category == "schema"
     assert result.model_category == "network"
     assert result.confidence <= DISPUTED_CONFIDENCE_CAP
 
 
-def test_a_model_agreeing_with_the_rules_keeps_its_confidence(excerpt, llm_api):
+def test_a_model_agreeing_with_the_rules_keeps_its_confidence(org, excerpt, llm_api):
     llm_api.add_content(answer([{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]}], confidence=0.9))
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert (result.category, result.model_category, result.confidence) == ("schema", "", 0.9)
 
 

@@ -58,15 +58,15 @@ def test_model_faults_fall_back_to_the_offline_summary_with_the_reason(org, exce
 
 
 @pytest.mark.parametrize("answer", ["I cannot answer in JSON, sorry", '{"title": "cut mid-answer", "summ'])
-def test_a_malformed_answer_falls_back_offline_and_is_not_retried(excerpt, llm_api, answer):
+def test_a_malformed_answer_falls_back_offline_and_is_not_retried(org, excerpt, llm_api, answer):
     llm_api.add_content(answer)
-    result = summarize_logs(excerpt=excerpt, failed_step=STEP)
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.provider == "offline" and result.llm_error
     assert not result.llm_error_transient, "the same request would get the same answer"
 
 
-def test_the_prompt_shows_an_example_object_and_one_log_excerpt_header(excerpt, llm_api):
-    summarize_logs(excerpt=excerpt, failed_step=STEP)
+def test_the_prompt_shows_an_example_object_and_one_log_excerpt_header(org, excerpt, llm_api):
+    summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     user = llm_api.chat_bodies()[0]["messages"][1]["content"]
     assert user.count("Log excerpt") == 1
     assert '"additionalProperties"' not in user and '"evidence": [{"line": 123' in user
