@@ -31,6 +31,8 @@ from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense  # noq
 from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 
 SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
+HARD_LOGS = ROOT / "tests" / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
+HARD_LOG_NOISE = 5_000
 CORPUS_PATH = ROOT / "tests" / "core" / "secret_corpus.py"
 SMALL_BUDGET = 1000
 TAIL_LINES = 200
@@ -50,11 +52,11 @@ def load_corpus():
     return module
 
 
-def load_labels() -> list[dict]:
-    """Shared-log labels with each log's lines."""
-    labels = json.loads((SHARED_LOGS / "labels.json").read_text(encoding="utf-8"))
+def load_labels(folder: Path = SHARED_LOGS) -> list[dict]:
+    """Labels of the logs in ``folder`` (the shared logs by default) with each log's lines."""
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     for label in labels:
-        label["lines"] = (SHARED_LOGS / label["file"]).read_text(encoding="utf-8").splitlines()
+        label["lines"] = (folder / label["file"]).read_text(encoding="utf-8").splitlines()
     return labels
 
 
@@ -158,6 +160,21 @@ def scale_rows(labels: list[dict]) -> list[list[object]]:
     return rows
 
 
+def hard_log_rows(labels: list[dict]) -> list[list[object]]:
+    """Rows of the hard-case table: labelled lines kept, the log alone and inside dbt noise."""
+    rows = []
+    for label in labels:
+        total = len(label["root_cause_lines"])
+        alone = condense(label["lines"])
+        cells = [label["file"][:40], ", ".join(label["kinds"])[:58], f"{kept(label, (t for _, t in alone.lines))}/{total}"]
+        for position, budget in ((0.5, DEFAULT_BUDGET_TOKENS), (1.0, DEFAULT_BUDGET_TOKENS), (0.5, SMALL_BUDGET)):
+            lines = embedded_log(label["lines"], "dbt", HARD_LOG_NOISE, position=position)
+            excerpt = condense(lines, budget_tokens=budget)
+            cells.append(f"{kept(label, (t for _, t in excerpt.lines))}/{total}")
+        rows.append(cells)
+    return rows
+
+
 def redaction_rows(labels: list[dict], corpus) -> list[str]:
     """Redaction false-positive rate on the shared logs and leak count on the secret corpus."""
     changed = total = 0
@@ -187,6 +204,12 @@ def main() -> None:
           f"1,000-token budget; secrets leaked = corpus secrets mixed into the log that reach the excerpt)")
     print(table(["log", "lines in", "tokens in", "tokens out", "root cause kept", "at 1,000", "secrets leaked"],
                 per_log_rows(labels, corpus), text_columns=1))
+    print()
+    print(f"Hard cases (tests/fixtures/hard_logs: real logs whose evidence is not an error line): labelled lines "
+          f"kept, alone and inside {HARD_LOG_NOISE:,} lines of dbt noise (middle, end; budget "
+          f"{DEFAULT_BUDGET_TOKENS:,}, and {SMALL_BUDGET:,} in the middle)")
+    print(table(["log", "kinds", "alone", "middle", "end", "middle at 1,000"], hard_log_rows(load_labels(HARD_LOGS)),
+                text_columns=2))
     print()
     print(f"Scale (real failure logs embedded in generated noise; budget {DEFAULT_BUDGET_TOKENS:,}; memory = "
           f"tracemalloc peak while streaming from a generator)")

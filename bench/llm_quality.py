@@ -16,34 +16,30 @@ summarize offline. Prints one table row per log:
   category replaced it) and offline.
 
 `--tokens` also prints, per log, the excerpt's token estimate beside the model tokenizer's real count
-(llama-cpp-python's /extras/tokenize/count), the figures kept in tests/fixtures/qwen_token_counts.json.
-A 1.5B model takes about 1-2 minutes per log on 2 CPU cores.
+(llama-cpp-python's /extras/tokenize/count). `--token-fixture` only counts (no summaries) and prints the JSON
+kept in tests/fixtures/qwen_token_counts.json: each shared log's real token count, raw and numbered as an
+excerpt numbers lines. A 1.5B model takes about 1-2 minutes per log on 2 CPU cores.
 """
 
 import argparse
-import os
-import sys
+import json
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
+import httpx
+from django.conf import settings
+from django.utils import timezone  # noqa: E402
 
-import django  # noqa: E402
-import httpx  # noqa: E402
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-
+import bench.bench_django  # noqa: F401  (first of ours: Django set up on the bench database)
 from bench.condense import load_labels, table  # noqa: E402
+from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
+from ddpui.core.auth.orgs import create_org_with_admin  # noqa: E402
 from ddpui.core.summaries.condense import condense  # noqa: E402
 from ddpui.core.summaries.prompt import build_messages, prompt_overhead_tokens  # noqa: E402
 from ddpui.core.summaries.summarize import offline_summary, summarize_logs  # noqa: E402
-from ddpui.core.summaries.tokens import estimate_tokens  # noqa: E402
+from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
+from ddpui.models import Org, OrgPreferences  # noqa: E402
 from harness.llm_server import MODELS, start_llm_server  # noqa: E402
 from harness.processes import ProcessStack  # noqa: E402
 
@@ -72,6 +68,31 @@ def real_token_count(base_url: str, model: str, text: str) -> int:
     return int(response.json()["count"])
 
 
+def numbered_text(lines: list[str]) -> str:
+    """A log's lines numbered the way an excerpt numbers them ("  12 | text")."""
+    width = len(str(len(lines)))
+    return "\n".join(f"{number:>{width}} | {text}" for number, text in enumerate(lines, start=1))
+
+
+def token_fixture(base_url: str, model: str) -> list[dict]:
+    """Each shared log's real token count under the model's tokenizer, raw and numbered."""
+    return [
+        {"file": label["file"], "system": label["system"],
+         "raw_tokens": real_token_count(base_url, model, "\n".join(label["lines"])),
+         "numbered_tokens": real_token_count(base_url, model, numbered_text(label["lines"]))}
+        for label in load_labels()
+    ]
+
+
+def opted_in_org() -> Org:
+    """The bench org on a freshly migrated bench database, opted in to LLM summaries as its admin would."""
+    run_dir = run_directory("llm-quality")
+    fresh_database(bench_env(run_dir), run_dir)
+    org, _, _ = create_org_with_admin(name="Bench NGO", email="admin@bench.example")
+    OrgPreferences.objects.filter(org=org).update(llm_optin=True, llm_optin_date=timezone.now())
+    return org
+
+
 def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None:
     """Summarize each shared log with the model and offline; print the quality table (and the token table)."""
     settings.OPENAI_API_KEY = "sk-local-bench"
@@ -79,6 +100,7 @@ def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None
     settings.LLM_MODEL = model
     settings.LLM_TIMEOUT_SECONDS = BENCH_LLM_TIMEOUT_SECONDS
     labels = load_labels()[:count]
+    org = opted_in_org()
     rows, token_rows = [], []
     totals = {"model_evidence": 0, "offline_evidence": 0, "model_category": 0, "offline_category": 0,
               "honoured": 0, "grounded": 0, "labelled": 0}
@@ -88,7 +110,7 @@ def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None
         excerpt = condense(label["lines"], budget_tokens=budget)
         offline = offline_summary(excerpt, step, "Failed")
         began = time.monotonic()
-        result = summarize_logs(excerpt=excerpt, failed_step=step, state_name="Failed")
+        result = summarize_logs(org=org, excerpt=excerpt, failed_step=step, state_name="Failed")
         seconds = time.monotonic() - began
         model_right = result.category == label["category"]
         offline_right = offline.category == label["category"]
@@ -136,14 +158,19 @@ def main() -> None:
     parser.add_argument("--model-name", default="", help="the model name to ask a running server for")
     parser.add_argument("--logs", type=int, default=None, help="only the first N shared logs")
     parser.add_argument("--tokens", action="store_true", help="also compare the token estimate with real counts")
+    parser.add_argument("--token-fixture", action="store_true", help="only print the real token counts as JSON")
     args = parser.parse_args()
-    if args.base_url:
-        run(args.base_url, args.model_name or MODELS[args.model].name, args.logs, args.tokens)
-        return
     stack = ProcessStack(Path(tempfile.mkdtemp(prefix="bench-llm-")))
     try:
-        server = start_llm_server(stack, args.model, progress=print)
-        run(server.base_url, server.model, args.logs, args.tokens)
+        if args.base_url:
+            base_url, model = args.base_url, args.model_name or MODELS[args.model].name
+        else:
+            server = start_llm_server(stack, args.model, progress=print)
+            base_url, model = server.base_url, server.model
+        if args.token_fixture:
+            print(json.dumps(token_fixture(base_url, model), indent=1))
+        else:
+            run(base_url, model, args.logs, args.tokens)
     finally:
         stack.stop_all()
 

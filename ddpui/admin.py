@@ -31,6 +31,7 @@ from ddpui.models import (
     PrefectFlowRun,
     RevokedToken,
     SummaryFeedback,
+    SummaryRegeneration,
     TaskLock,
 )
 
@@ -199,8 +200,9 @@ class LlmSessionAdmin(admin.ModelAdmin):
     actions = ["regenerate"]
     fieldsets = (
         (None, {"fields": ("org", "flow_run", "status", "last_error", "attempts", "next_attempt_at")}),
+        ("Asked and made", {"fields": ("trigger", "requested_at", "ready_at", "regenerating_since")}),
         ("Feedback", {"fields": ("feedback_readable",)}),
-        ("Failed step", {"fields": ("failed_step_readable",)}),
+        ("Failed step", {"fields": ("failed_step_readable", "node_ids")}),
         ("Summary", {"fields": ("title", "summary", "root_cause", "category", "model_category", "is_transient",
                                 "confidence", "grounded")}),
         ("Fix", {"fields": ("fix_steps_readable",)}),
@@ -286,6 +288,15 @@ class AuthFailureWindowAdmin(admin.ModelAdmin):
     list_filter = ("scope",)
     ordering = ("-failures",)
     readonly_fields = ("scope", "client", "failures", "window_started_at")
+
+
+@admin.register(SummaryRegeneration)
+class SummaryRegenerationAdmin(admin.ModelAdmin):
+    """Users' regenerates: what counts against each org's daily cap."""
+
+    list_display = ("requested_at", "org", "session", "orguser")
+    list_filter = ("org",)
+    date_hierarchy = "requested_at"
 
 
 @admin.register(FailureDelivery)

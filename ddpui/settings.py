@@ -176,8 +176,8 @@ PREFECT_NOTIFICATIONS_WEBHOOK_KEY = env_str("PREFECT_NOTIFICATIONS_WEBHOOK_KEY")
 PREFECT_HTTP_TIMEOUT_SECONDS = env_float("PREFECT_HTTP_TIMEOUT_SECONDS", 15)
 # prefect-client retries 408/429/502/503 and timeouts itself (5 times, 2-32 s backoff by default): that could
 # hold one handler call for minutes, past the task timeout. Two retries; our own schedules do the rest.
-# Prefect reads its settings from the environment when first used, which is after Django's settings load.
-os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", env_str("PREFECT_CLIENT_MAX_RETRIES", "2"))
+# Applied by ddpui/clients/prefect.py, the one module that configures prefect-client.
+PREFECT_CLIENT_MAX_RETRIES = env_int("PREFECT_CLIENT_MAX_RETRIES", 2)
 # Logs reach Prefect up to ~1.2 s after the webhook (clients ship them in 2 s batches): they count as complete
 # LOG_QUIET_SECONDS after the step ended and once two reads agree, re-read every interval, never longer than max.
 LOG_QUIET_SECONDS = env_float("LOG_QUIET_SECONDS", 2.0)
@@ -217,6 +217,12 @@ SUMMARY_REGENERATE_MIN_SECONDS = env_int("SUMMARY_REGENERATE_MIN_SECONDS", 300)
 # Regenerates per org in any 24 hours; beyond it the stored summary answers (or 429 when there is none).
 # Separate from SUMMARY_MAX_ATTEMPTS: a user's regenerates never use up the automatic path's tries.
 SUMMARY_REGENERATE_DAILY_LIMIT = env_int("SUMMARY_REGENERATE_DAILY_LIMIT", 20)
+# At most this many LLM calls at once across EVERY qcluster on this database (the provider's rate limits are
+# per account, and Dalgo grows by adding cluster hosts). Held as PostgreSQL advisory locks, which PostgreSQL
+# frees when a killed worker's connection closes. 0 turns the bound off (each worker may call).
+LLM_MAX_CONCURRENCY = env_int("LLM_MAX_CONCURRENCY", 8)
+# How long a summary waits for a free slot before it stores the offline summary and retries later (backoff).
+LLM_SLOT_WAIT_SECONDS = env_float("LLM_SLOT_WAIT_SECONDS", 60)
 
 # ---- The org's say over its logs, and its LLM budget --------------------------------------------------------
 # Dalgo's default: an org's logs go to an LLM only after an org admin opted in (OrgPreferences.llm_optin).
@@ -290,6 +296,16 @@ Q_CLUSTER = {
     "label": "Django-Q2",
     "sync": env_bool("Q_SYNC", False),
 }
+
+# ---- Liveness of the cluster (GET /health/, manage.py check_queue, manage.py queue_watchdog) ------------------
+# The queue is stalled when a task has waited this long AND no task finished within it. Longer than
+# Q_TIMEOUT_SECONDS, so a cluster whose workers all run the longest allowed task never counts as stalled; a
+# cluster the watchdog restarted gets this long to boot and take work before it is judged again.
+QUEUE_STALL_SECONDS = env_float("QUEUE_STALL_SECONDS", Q_TIMEOUT_SECONDS + 60)
+# The watchdog checks this often and restarts the cluster after this many stalled checks in a row: a wedged
+# cluster is healed within about QUEUE_STALL_SECONDS + FAILURES x INTERVAL.
+QUEUE_WATCHDOG_INTERVAL_SECONDS = env_float("QUEUE_WATCHDOG_INTERVAL_SECONDS", 30)
+QUEUE_WATCHDOG_FAILURES = env_int("QUEUE_WATCHDOG_FAILURES", 3)
 
 LOGGING = {
     "version": 1,

@@ -98,10 +98,11 @@ def web_says_unavailable(base_url: str) -> bool:
         return True
 
 
-def start_cluster(stack: ProcessStack, env: dict[str, str]) -> ManagedProcess:
-    """A real qcluster. Stopped by SIGTERM to its main process only, which lets it drain its workers."""
+def start_cluster(stack: ProcessStack, env: dict[str, str], name: str = "qcluster") -> ManagedProcess:
+    """A real qcluster (`name` names its process and log: several clusters may share the database, as
+    several hosts would). Stopped by SIGTERM to its main process only, which lets it drain its workers."""
     process = stack.start(
-        "qcluster", [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
+        name, [sys.executable, "manage.py", "qcluster"], env=env, cwd=REPO_ROOT, signal_group=False
     )
     wait_until(lambda: CLUSTER_RUNNING.search(process.output_since_start()), timeout=START_TIMEOUT_SECONDS,
                what="the qcluster to start", watch=[process], interval=0.3)

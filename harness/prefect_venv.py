@@ -1,7 +1,10 @@
-"""The cached virtualenv that holds the full `prefect` package (server, CLI and flow runner).
+"""The cached virtualenvs that hold the full `prefect` package (server, CLI and flow runner), one per version.
 
-Built on demand under `.cache/prefect-venv` (or PREFECT_VENV_DIR). A lock file stops two runs from building it
-at once; a marker file, written last, says the build finished, so a half-built venv is never used.
+PREFECT_SERVER_VERSION chooses the version (default PREFECT_VERSION, the newest 3.x we test; Dalgo's own
+prefect-proxy runs 3.6.29). Each version is built on demand in its own directory `<base>-<version>`, where the
+base is PREFECT_VENV_DIR or `.cache/prefect-venv`, so switching versions never rebuilds. A lock file stops two
+runs from building the same one at once; a marker file, written last, says the build finished, so a half-built
+venv is never used.
 """
 
 import fcntl
@@ -13,7 +16,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+# The newest Prefect 3 release; the default server (and flow runner) of the e2e tests and the demo.
 PREFECT_VERSION = "3.9.1"
+# Packages an older server needs pinned beside it: prefect 3.6.x does not pin FastAPI's upper bound, and with
+# FastAPI 0.165 its server fails at import on `Body(min_items=...)`; 0.128.8 works.
+EXTRA_PINS = {"3.6.29": ["fastapi==0.128.8"]}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VENV_DIR = REPO_ROOT / ".cache" / "prefect-venv"
 # pip resolving and downloading ~270 MB takes 1-2 minutes here; a stalled index should not hang CI for long.
@@ -29,14 +36,21 @@ class PrefectVenvUnavailable(BuildUnavailable):
     """The prefect virtualenv could not be built (typically: no network to PyPI)."""
 
 
-def venv_dir() -> Path:
-    """Where the venv lives: PREFECT_VENV_DIR, else .cache/prefect-venv in the repository."""
-    return Path(os.environ.get("PREFECT_VENV_DIR") or DEFAULT_VENV_DIR)
+def server_version() -> str:
+    """The Prefect version to run: PREFECT_SERVER_VERSION, else PREFECT_VERSION."""
+    return os.environ.get("PREFECT_SERVER_VERSION", "").strip() or PREFECT_VERSION
 
 
-def marker_path(directory: Path) -> Path:
-    """The file whose presence means the build completed for PREFECT_VERSION."""
-    return directory / f".complete-prefect-{PREFECT_VERSION}"
+def venv_dir(version: str) -> Path:
+    """Where that version's venv lives: `<base>-<version>`, the base being PREFECT_VENV_DIR or
+    .cache/prefect-venv in the repository."""
+    base = Path(os.environ.get("PREFECT_VENV_DIR") or DEFAULT_VENV_DIR)
+    return base.parent / f"{base.name}-{version}"
+
+
+def marker_path(directory: Path, version: str) -> Path:
+    """The file whose presence means the build of that version completed."""
+    return directory / f".complete-prefect-{version}"
 
 
 def python_path(directory: Path) -> Path:
@@ -80,29 +94,29 @@ def run_build_step(
         raise error(f"{' '.join(command[:4])} ... failed ({exc}); see {log.name}") from exc
 
 
-def ensure_prefect_venv(progress=None) -> Path:
-    """The interpreter of a venv with prefect==PREFECT_VERSION, building it first if needed.
+def ensure_prefect_venv(progress=None, version: str | None = None) -> Path:
+    """The interpreter of a venv with prefect==`version` (default: server_version()), building it first if needed.
 
     `progress(message)` is told when a build starts. Raises PrefectVenvUnavailable when it cannot be built.
     """
-    directory = venv_dir()
-    if marker_path(directory).exists():
+    version = version or server_version()
+    directory = venv_dir(version)
+    if marker_path(directory, version).exists():
         return python_path(directory)
     with build_lock(directory):
         # Another run may have finished the build while we waited for the lock.
-        if marker_path(directory).exists():
+        if marker_path(directory, version).exists():
             return python_path(directory)
         if progress:
-            progress(f"building the prefect {PREFECT_VERSION} virtualenv in {directory} (once; 1-2 minutes)")
+            progress(f"building the prefect {version} virtualenv in {directory} (once; 1-2 minutes)")
         shutil.rmtree(directory, ignore_errors=True)
         build_log_path = directory.parent / f"{directory.name}-build.log"
+        requirements = [f"prefect=={version}", *EXTRA_PINS.get(version, [])]
         with open(build_log_path, "w") as log:
             run_build_step([sys.executable, "-m", "venv", str(directory)], log)
-            run_build_step(
-                [str(python_path(directory)), "-m", "pip", "install", "--quiet", f"prefect=={PREFECT_VERSION}"], log
-            )
+            run_build_step([str(python_path(directory)), "-m", "pip", "install", "--quiet", *requirements], log)
             run_build_step([str(python_path(directory)), "-c", "import prefect.server.api.server, prefect.flows"], log)
-        marker_path(directory).write_text(f"prefect=={PREFECT_VERSION}\n")
+        marker_path(directory, version).write_text("\n".join(requirements) + "\n")
         return python_path(directory)
 
 

@@ -21,6 +21,7 @@ from harness.flows.catalog import (
     STEP_FAILS,
     STEP_GETS_SIGTERM,
     STEP_HANGS,
+    STEP_TESTS_FAIL,
     TIMEOUT_PIPELINE_DEPLOYMENT,
 )
 from harness.stack import DalgoStack
@@ -118,6 +119,12 @@ def nested_subflow_fails() -> Scenario:
         steps=[dbt_step("dbt-deps"), dbt_step("dbt-run", STEP_FAILS, failing_model="int_nested_households")],
         facts={"failing_model": "int_nested_households"},
     )
+
+
+def dbt_tests_fail() -> Scenario:
+    """`dbt run` succeeds, then `dbt test` finds bad rows: the run ends DBT_TEST_FAILED (Dalgo's state)."""
+    return Scenario(name="dbt tests fail", deployment=PIPELINE_DEPLOYMENT,
+                    steps=[dbt_step("dbt-run"), dbt_step("dbt-test", STEP_TESTS_FAIL)])
 
 
 def run_crashes() -> Scenario:

@@ -277,7 +277,8 @@ class PrefectStandin(StandinServer):
         self._task_runs: dict[str, dict] = {}
         self._logs: list[dict] = []
         # A paged read of a million-line log asks the same query hundreds of times: its filtered, sorted
-        # result is kept while no log is added and every stored log is visible.
+        # result (and the filter's matches, for the same filter in another order) is kept while no log is
+        # added and every stored log is visible.
         self._log_queries: dict[str, tuple[int, list[dict]]] = {}
         self._logs_visible_from = 0.0  # monotonic time from which every stored log is visible
         self._register_routes()
@@ -623,21 +624,29 @@ class PrefectStandin(StandinServer):
         self._refuse_other_filters(body, {"logs"})
         _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
         now = time.monotonic()
-        query = json.dumps([body.get("logs"), body.get("sort")], sort_keys=True, default=str)
+        matching = json.dumps(body.get("logs"), sort_keys=True, default=str)
+        query = f"{matching} {body.get('sort')}"
         with self._store_lock:
             stored = len(self._logs)
             cacheable = now >= self._logs_visible_from
             cached = self._log_queries.get(query)
             if cacheable and cached is not None and cached[0] == stored:
                 return 200, [_public(log) for log in _page(cached[1], body, self.default_limit)]
-            logs = [log for log in self._logs if log["_visible_at"] <= now]
-        logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+            filtered = self._log_queries.get(matching)
+            if not (cacheable and filtered is not None and filtered[0] == stored):
+                filtered = None
+                logs = [log for log in self._logs if log["_visible_at"] <= now]
+        if filtered is None:
+            logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+        else:
+            logs = filtered[1]  # the same filter's matches, kept by an earlier read in another order
         logs = _sorted(logs, body.get("sort"), LOG_SORTS, "TIMESTAMP_ASC")
         if cacheable:
             with self._store_lock:
                 if len(self._log_queries) >= 16:
                     self._log_queries.clear()
                 self._log_queries[query] = (stored, logs)
+                self._log_queries[matching] = (stored, logs)
         return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
 
     def _graph(self, request: RecordedRequest, id: str) -> tuple:

@@ -301,13 +301,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         standin: StandinServer = self.server.standin
         request = self._read_request()
         standin._record(request)
+        self._counted = True
         try:
             self._answer(standin, request)
         except OSError:
             # The client gave up (e.g. its timeout fired during a delay): nothing to answer.
             self.close_connection = True
         finally:
-            standin._done()
+            self._uncount()
+
+    def _uncount(self) -> None:
+        """The request stops counting as in flight once its answer is decided, BEFORE the answer is written:
+        the client may have read it and sent its next request before this thread runs again (GIL, a loaded
+        machine), and the peak would then count a request that is over."""
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.server.standin._done()
 
     def _read_request(self) -> RecordedRequest:
         length = int(self.headers.get("Content-Length") or 0)
@@ -359,6 +368,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        self._uncount()
         if body is None:
             payload = b""
         elif isinstance(body, bytes):

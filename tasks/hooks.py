@@ -4,8 +4,8 @@ import logging
 
 from django_q.models import Task
 
-from ddpui.core.summaries.store import mark_failed_by_hook
 from ddpui.core.summaries.queue import PRODUCE_SESSION_TASK, SUMMARIZE_FLOW_RUN_TASK
+from ddpui.core.summaries.store import mark_failed_by_hook
 from ddpui.models import LlmSession, SummaryStatus
 
 logger = logging.getLogger(__name__)

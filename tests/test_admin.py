@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 PAGES = [
     "ddpui_org", "ddpui_orguser", "ddpui_apitoken", "ddpui_orgdataflow", "ddpui_orgtask", "ddpui_tasklock",
-    "ddpui_prefectflowrun", "ddpui_airbytejob", "ddpui_notification", "ddpui_llmsession",
+    "ddpui_prefectflowrun", "ddpui_airbytejob", "ddpui_notification", "ddpui_llmsession", "ddpui_summaryregeneration",
     "django_q_success", "django_q_failure", "django_q_schedule", "django_q_ormq",
     "ddpui_failuredelivery", "ddpui_orgpreferences", "ddpui_summaryfeedback", "ddpui_budgetnotice",
 ]

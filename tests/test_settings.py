@@ -1,4 +1,4 @@
-"""Production settings of the queue and the database (django-q2.md's measured rules), Dalgo's JWT and cookie
+"""Production settings of the queue and the database (docs/django-q2.md), Dalgo's JWT and cookie
 settings, and CORS for Dalgo's frontends."""
 
 import os

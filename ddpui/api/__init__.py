@@ -39,6 +39,8 @@ def too_many_failures(request: HttpRequest, exc: Throttled) -> HttpResponse:
 def token_expired(request: HttpRequest, exc: TokenExpired) -> HttpResponse:
     """498 {"detail": "Token expired"}, as Dalgo's backend answers an expired cookie token."""
     return api.create_response(request, {"detail": "Token expired"}, status=TOKEN_EXPIRED_STATUS)
+
+
 @api.exception_handler(DatabaseError)
 def database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     """503 with Retry-After, as JSON: the database is down or unreachable (a stored read will work again once

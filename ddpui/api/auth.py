@@ -21,7 +21,7 @@ from ninja.security import HttpBearer
 from rest_framework_simplejwt.tokens import AccessToken
 
 from ddpui.core.auth.api_tokens import TOKEN_PREFIX, orguser_for_token
-from ddpui.core.auth.jwt_tokens import ExpiredJwt, InvalidJwt, live_token, user_id_of
+from ddpui.core.auth.jwt_tokens import ExpiredJwt, InvalidJwt, decode, revocation_ids, user_id_of
 from ddpui.core.auth.orgs import membership
 from ddpui.core.auth.permissions import ALL_PERMISSIONS, MACHINE_PERMISSIONS, permissions_of_role
 from ddpui.core.auth.throttle import API_SCOPE, blocked_for_seconds, client_address, refuse_failure, subject_key
@@ -59,9 +59,10 @@ def selected_org_slug(request: HttpRequest) -> str | None:
 
 
 def orguser_for_jwt(request: HttpRequest, raw: str) -> OrgUser | None:
-    """The selected membership of a live access token's user, or None. Raises ExpiredJwt for an expired one."""
-    user_id = user_id_of(live_token(AccessToken, raw))
-    return membership(user_id, selected_org_slug(request))
+    """The selected membership of a live (not logged-out) access token's user, or None; one query. Raises
+    InvalidJwt for a bad token, ExpiredJwt for an expired one."""
+    token = decode(AccessToken, raw)
+    return membership(user_id_of(token), selected_org_slug(request), unless_revoked=revocation_ids(token))
 
 
 def orguser_for_api_token(request: HttpRequest, raw: str) -> OrgUser | None:

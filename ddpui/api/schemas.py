@@ -17,7 +17,7 @@ class EvidenceLine(Schema):
 
 
 class SummaryOut(Schema):
-    """A stored failure summary (DESIGN.md), or its pending/failed status."""
+    """A stored failure summary, or its pending/failed status."""
 
     id: str
     flow_run_id: str

@@ -41,6 +41,11 @@ class FlowRunNotFound(PrefectError):
     """Prefect does not know this flow run."""
 
 
+# prefect-client reads its settings only from its own environment variables or profile, when it first uses
+# them (not at import): this module, the only one that builds a Prefect client, hands it ours. A value the
+# operator exported for prefect-client itself wins.
+os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", str(settings.PREFECT_CLIENT_MAX_RETRIES))
+
 # One open client per process and API URL: building one costs an SSL context and a CSRF probe, and a
 # summary makes a dozen reads. Keyed by pid because the qcluster forks its workers.
 OPEN_CLIENTS: dict[tuple[int, str, float], SyncPrefectClient] = {}

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from prefect.client.schemas.actions import BlockDocumentCreate, BlockDocumentUpdate
 from prefect.client.schemas.objects import BlockDocument
+from prefect.client.schemas.sorting import AutomationSort
 from prefect.events.schemas.automations import Automation, AutomationCore
 from prefect.exceptions import ObjectNotFound
 
@@ -52,10 +53,21 @@ def replace_webhook_block_data(block_id: UUID, data: dict) -> None:
         client.update_block_document(block_id, BlockDocumentUpdate(data=data, merge_existing_data=False))
 
 
+def automations_filter_body(name: str) -> dict:
+    """The body of POST /automations/filter for one name, holding only the fields every Prefect 3 server knows.
+
+    prefect-client's own `read_automations_by_name` dumps its whole AutomationFilter, and prefect-client 3.9 added
+    an `id` member that Prefect server 3.6 (Dalgo's version) rejects with 422 `extra_forbidden`.
+    """
+    return {"sort": AutomationSort.UPDATED_DESC.value, "automations": {"name": {"any_": [name]}}}
+
+
 def read_automations_named(name: str) -> list[Automation]:
     """Every automation with exactly that name (names are not unique in Prefect), most recently updated first."""
     with prefect_client() as client:
-        return [automation for automation in client.read_automations_by_name(name) if automation.name == name]
+        response = client.request("POST", "/automations/filter", json=automations_filter_body(name))
+        response.raise_for_status()
+        return [automation for automation in Automation.model_validate_list(response.json()) if automation.name == name]
 
 
 def create_automation(automation: AutomationCore) -> UUID:

@@ -1,7 +1,9 @@
 """Secret redaction for log text and structured evidence, before anything leaves the process or is stored.
 
 Every secret is replaced by a typed marker such as ``[REDACTED:password]`` so a reader (or an LLM) still
-knows that *something* was there. Rules, in the order they run on a line:
+knows that *something* was there. First, every value inside an inline object under a credentials key
+(``{'credentials': {'x': '...'}}``, as reprs print connector configs) is redacted. Then the rules, in the
+order they run on a line:
 
 1. PEM private keys (one line with escaped newlines here; multi-line blocks are handled by the line state);
 2. tokens recognisable by their shape: AWS access key ids, GitHub/GitLab/Slack/OpenAI/Stripe/Google/
@@ -361,6 +363,51 @@ def _base64_blob(match: re.Match) -> str:
     return marker("credentials")
 
 
+# A credentials object printed inline: {'credentials': {'auth_type': 'OAuth', 'x': '...'}} as reprs and JSON show it.
+_CREDENTIALS_OBJECT = re.compile(r"""(?i)["']?[\w.\-]*(?:credentials?|keyfile|service_account_info)(?:_json)?["']?\s*[:=]\s*\{""")
+_OBJECT_SCALAR = re.compile(r"""(?P<sep>[:=]\s*)(?P<val>[bu]?'(?:[^'\\\n]|\\.)*'|[bu]?"(?:[^"\\\n]|\\.)*"|[^\s,{}\[\]'"]+)""")
+_KEPT_SCALARS = frozenset({"none", "null", "true", "false"})
+
+
+def _object_end(text: str, start: int) -> int:
+    """The index after the brace that closes the object opened at ``start`` (quotes skipped), or the end."""
+    depth, quote, index = 0, "", start
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return len(text)
+
+
+def redact_credentials_objects(line: str) -> str:
+    """Every value inside an inline object stored under a credentials key becomes a marker (its keys stay):
+    such objects hold secrets under names no rule knows (``{'credentials': {'x': '...'}}``)."""
+    position, parts = 0, []
+    for match in _CREDENTIALS_OBJECT.finditer(line):
+        if match.start() < position:
+            continue
+        end = _object_end(line, match.end() - 1)
+        body = _OBJECT_SCALAR.sub(
+            lambda m: m.group(0) if m.group("val").strip("'\"").lower() in _KEPT_SCALARS
+            else f"{m.group('sep')}{_quoted(m.group('val'), marker('credentials'))}",
+            line[match.end(): end])
+        parts.append(line[position: match.end()] + body)
+        position = end
+    return "".join(parts) + line[position:] if parts else line
+
+
 def _flag(match: re.Match) -> str:
     """Redact ``--password value`` style command-line arguments."""
     kind = secret_kind_of_key(match.group(1))
@@ -446,6 +493,9 @@ _RULES: tuple[_Rule, ...] = (
 
 def _redact_one_line(line: str, lowered: str) -> str:
     """Apply every rule whose cue is present; ``lowered`` is ``line.lower()`` (already computed)."""
+    if ("cred" in lowered or "keyfile" in lowered or "service_account_info" in lowered) and "{" in line:
+        line = redact_credentials_objects(line)
+        lowered = line.lower()
     for rule in _RULES:
         for cue in rule.cues:
             if cue in lowered:

@@ -52,7 +52,7 @@ class LlmSession(RetriedWork):
     session_status = models.CharField(max_length=20, default="running")
     status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.PENDING)
 
-    # The structured summary (DESIGN.md).
+    # The structured summary (what users read).
     failed_step = models.JSONField(default=dict, blank=True)
     title = models.CharField(max_length=300, blank=True, default="")
     summary = models.TextField(blank=True, default="")

@@ -19,6 +19,11 @@ STEP_SUCCEEDS = "succeed"
 STEP_FAILS = "fail"
 STEP_GETS_SIGTERM = "sigterm"
 STEP_HANGS = "hang"
+# A `dbt test` step whose tests fail: Dalgo's flow then ends the step, and the run, in its own COMPLETED-type
+# state DBT_TEST_FAILED (the pipeline goes on after failed tests).
+STEP_TESTS_FAIL = "tests-fail"
+DBT_TEST_FAILED = "DBT_TEST_FAILED"
+FAILING_DBT_TEST = "not_null_stg_households_household_id"
 
 # Logged by every pipeline, in the forms our redaction must catch.
 FAKE_PASSWORD = "Tr0ub4dor-and-3"
@@ -40,3 +45,14 @@ DBT_ERROR_DETAIL = 'column "hh_size" does not exist'
 def dbt_error_line(model: str = DBT_ERROR_MODEL) -> str:
     """dbt's own error line for a model that failed to build."""
     return f"Database Error in model {model} (models/staging/{model}.sql)"
+
+
+def dbt_test_failure_lines(test: str = FAILING_DBT_TEST) -> list[str]:
+    """What `dbt test` prints when one of its tests fails."""
+    return [
+        f"3 of 4 START test {test} ........................................ [RUN]",
+        f"3 of 4 FAIL 7 {test} ............................................ [FAIL 7 in 0.06s]",
+        f"Failure in test {test} (models/staging/schema.yml)",
+        "  Got 7 results, configured to fail if != 0",
+        "Done. PASS=3 WARN=0 ERROR=1 SKIP=0 TOTAL=4",
+    ]

@@ -5,7 +5,8 @@ Environment: PREFECT_API_URL (the server), AIRBYTE_STANDIN_URL (the Airbyte stan
 
 Shapes follow Dalgo (see the contract): parameters are `{"config": {"org_slug", "tasks": [...]}}`, tasks run
 in `seq` order and the first failure stops the rest; Airbyte syncs are subflows whose `payload` carries the
-connection_id; dbt and shell steps are task runs named `dbtjob-<slug>` / `shellop-<slug>`.
+connection_id; dbt and shell steps are task runs named `dbtjob-<slug>` / `shellop-<slug>`. A `dbt test` whose
+tests fail ends its task run, and then the run, as Completed named DBT_TEST_FAILED, as Dalgo's flows do.
 """
 
 import os
@@ -15,17 +16,21 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 from prefect import flow, get_run_logger, serve, task
+from prefect.states import Completed, State
 
 from harness.flows.catalog import (
     DBT_ERROR_DETAIL,
     DBT_ERROR_MODEL,
+    DBT_TEST_FAILED,
     FAKE_SECRET_LOG_LINES,
     NESTED_DEPTH,
     PIPELINE_TIMEOUT_SECONDS,
     STEP_FAILS,
     STEP_GETS_SIGTERM,
     STEP_HANGS,
+    STEP_TESTS_FAIL,
     dbt_error_line,
+    dbt_test_failure_lines,
 )
 
 AIRBYTE_TASK_SLUGS = ("airbyte-sync", "airbyte-reset", "airbyte-clear")
@@ -72,8 +77,13 @@ def end_step(outcome: str, failure: str) -> None:
             time.sleep(0.2)
 
 
+def tests_failed() -> State:
+    """Dalgo's state for failed dbt tests: COMPLETED type, so the pipeline goes on."""
+    return Completed(name=DBT_TEST_FAILED, message="WARNING: dbt test failed")
+
+
 @task
-def dbtjob_v1(task_config: dict) -> str:
+def dbtjob_v1(task_config: dict) -> str | State:
     """A dbt Core operation: realistic output, then the told outcome."""
     logger = get_run_logger()
     slug = task_config["slug"]
@@ -81,6 +91,10 @@ def dbtjob_v1(task_config: dict) -> str:
         logger.info(line)
     log_fake_secrets()
     outcome = task_config.get("harness_outcome", "")
+    if outcome == STEP_TESTS_FAIL:
+        for line in dbt_test_failure_lines():
+            logger.error(line)
+        return tests_failed()
     if outcome == STEP_FAILS:
         model = task_config.get("harness_model") or DBT_ERROR_MODEL
         logger.info(f"2 of 12 START sql table model staging.{model} ................... [RUN]")
@@ -142,10 +156,12 @@ def run_airbyte_connection_flow(payload: dict) -> str:
     return str(job["id"])
 
 
-def run_steps(config: dict) -> None:
-    """Run the pipeline's tasks in seq order; the first failure propagates and stops the rest."""
+def run_steps(config: dict) -> State | None:
+    """Run the pipeline's tasks in seq order; the first failure propagates and stops the rest. Failed dbt tests
+    do not stop it; the run then ends DBT_TEST_FAILED."""
     logger = get_run_logger()
     log_fake_secrets()
+    any_tests_failed = False
     for task_config in sorted(config["tasks"], key=lambda t: t.get("seq") or 0):
         slug = task_config["slug"]
         logger.info(f"step {task_config.get('seq')}: {slug}")
@@ -153,15 +169,20 @@ def run_steps(config: dict) -> None:
             payload = {"connection_id": task_config["connection_id"], "flow_name": slug, "flow_run_name": slug}
             run_airbyte_connection_flow(payload=payload)
         elif slug.startswith("dbt"):
-            dbtjob_v1.with_options(task_run_name=f"dbtjob-{slug}")(task_config)
+            state = dbtjob_v1.with_options(task_run_name=f"dbtjob-{slug}")(task_config, return_state=True)
+            if state.name == DBT_TEST_FAILED:
+                any_tests_failed = True
+            else:
+                state.result()  # a failed step raises here, as a plain call would
         else:
             shellop_v1.with_options(task_run_name=f"shellop-{slug}")(task_config)
+    return tests_failed() if any_tests_failed else None
 
 
 @flow(name="dalgo-pipeline")
-def dalgo_pipeline(config: dict) -> None:
+def dalgo_pipeline(config: dict) -> State | None:
     """An orchestrated Dalgo pipeline: syncs, then transforms."""
-    run_steps(config)
+    return run_steps(config)
 
 
 @flow(name="dalgo-pipeline-with-timeout", timeout_seconds=PIPELINE_TIMEOUT_SECONDS)

@@ -9,6 +9,8 @@ import jwt
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from model_bakery import baker
 
 from ddpui.api.auth import has_permission
@@ -145,3 +147,19 @@ def test_every_dalgo_endpoint_declares_its_permission(client, manager, two_orgs,
 def test_a_misspelt_permission_fails_at_import_not_with_a_403():
     with pytest.raises(ValueError, match="can_veiw_pipeline"):
         has_permission(["can_veiw_pipeline"])
+
+
+def test_a_jwt_costs_no_more_queries_than_a_ddp_token(client, manager, token, two_orgs):
+    """The logout check rides in the membership query: cookie, bearer JWT and `ddp_` cost the same round trips."""
+    jwt_token = dalgo_jwt(manager.user_id)
+
+    def queries(**headers) -> int:
+        """Database queries of one summary-list request."""
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(LIST_URL, **headers).status_code == 200
+        return len(captured.captured_queries)
+
+    by_ddp = queries(**bearer(token))
+    assert queries(**bearer(jwt_token)) == by_ddp
+    client.cookies["access_token"] = jwt_token
+    assert queries(HTTP_X_DALGO_ORG="ngo-one") == by_ddp

@@ -82,6 +82,13 @@ def test_summary_list_filters_and_orders_newest_first(client, token, org, ready_
     assert get(client, "/api/v1/summaries?status=bogus", token).status_code in (400, 422)
 
 
+def test_pending_while_a_dbt_test_failed_run_has_no_summary_yet(client, token, org):
+    dataflow = baker.make(OrgDataFlow, org=org, deployment_id=str(uuid.uuid4()))
+    run_id = str(uuid.uuid4())
+    baker.make(PrefectFlowRun, flow_run_id=run_id, deployment_id=dataflow.deployment_id, state_name="DBT_TEST_FAILED")
+    assert get(client, f"/api/v1/flow_runs/{run_id}/summary", token).json() == {"flow_run_id": run_id, "status": "pending"}
+
+
 def post(client, url, token, body):
     """POST JSON with a bearer token."""
     return client.post(url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -11,6 +11,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
+HARD_LOGS = HERE.parent / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
 STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
 
 
@@ -25,11 +26,12 @@ def _load_sibling(name: str) -> ModuleType:
 secret_corpus = _load_sibling("secret_corpus")
 
 
-def load_labels() -> list[dict]:
-    """The labels of the shared logs, each with the log's lines under "lines" and its step kind."""
-    labels = json.loads((SHARED_LOGS / "labels.json").read_text(encoding="utf-8"))
+def load_labels(folder: Path = SHARED_LOGS) -> list[dict]:
+    """The labels of the logs in ``folder`` (the shared logs by default), each with the log's lines under
+    "lines" and its step kind."""
+    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     for label in labels:
-        label["lines"] = (SHARED_LOGS / label["file"]).read_text(encoding="utf-8").splitlines()
+        label["lines"] = (folder / label["file"]).read_text(encoding="utf-8").splitlines()
         label["step_kind"] = STEP_KIND_BY_SYSTEM[label["system"]]
     return labels
 
@@ -47,12 +49,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "shared_log" in metafunc.fixturenames:
         labels = load_labels()
         metafunc.parametrize("shared_log", labels, ids=[label["file"][:2] for label in labels])
+    if "hard_log" in metafunc.fixturenames:
+        labels = load_labels(HARD_LOGS)
+        metafunc.parametrize("hard_log", labels, ids=[label["file"][:2] for label in labels])
 
 
 @pytest.fixture(scope="session")
 def shared_logs() -> list[dict]:
     """All shared logs with their labels."""
     return load_labels()
+
+
+@pytest.fixture(scope="session")
+def hard_logs() -> list[dict]:
+    """All real logs of the hard kinds (tests/fixtures/hard_logs) with their labels."""
+    return load_labels(HARD_LOGS)
 
 
 @pytest.fixture(scope="session")

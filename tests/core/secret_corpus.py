@@ -291,6 +291,9 @@ secret = _password()
 _add(f"{TS} ERROR Crash detected! {repr(KeyError({'password': secret.encode()}))}", secret)
 secret = _chars(URLSAFE, 30)
 _add(f"{TS} ERROR {repr(RuntimeError(f'PasswordAuth(username=dalgo, password=SecretStr({secret!r}))'))}", secret)
+secret = _chars(URLSAFE, 30)
+_add(f"{TS} ERROR check failed: {repr(ValueError({'credentials': {'auth_type': 'Client', 'tenant_code': secret}}))}",
+     secret)
 
 PASSED_THROUGH: list[tuple[str, list[str]]] = _entries[_passed_through_from:]
 SECRET_LINES: list[tuple[str, list[str]]] = _entries

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from prefect.client.orchestration import SyncPrefectClient
 
 from ddpui.models import (
     LlmSession,
@@ -27,12 +28,19 @@ from ddpui.models import (
 )
 from harness.app import run_manage
 from harness.flow_runs import read_run
-from harness.flows.catalog import DBT_ERROR_DETAIL, FAKE_SECRET_VALUES, dbt_error_line
+from harness.flows.catalog import (
+    DBT_ERROR_DETAIL,
+    DBT_TEST_FAILED,
+    FAILING_DBT_TEST,
+    FAKE_SECRET_VALUES,
+    dbt_error_line,
+)
 from harness.scenarios import (
     NEW_SYNC_FAILURE,
     OLD_SYNC_FAILURE,
     ScenarioRun,
     dbt_failure_after_sync,
+    dbt_tests_fail,
     finish_scenario,
     nested_subflow_fails,
     run_completes,
@@ -62,6 +70,7 @@ class OfflineRuns:
     crash: ScenarioRun
     timeout: ScenarioRun
     completes: ScenarioRun
+    tests_fail: ScenarioRun
 
 
 def harness_org(stack: DalgoStack) -> Org:
@@ -101,6 +110,7 @@ def offline_runs(e2e_stack, django_db_blocker) -> OfflineRuns:
             "crash": run_crashes(),
             "timeout": run_times_out(),
             "completes": run_completes(airbyte),
+            "tests_fail": dbt_tests_fail(),
         }
         started = {name: start_scenario(e2e_stack, org, scenario, using=ALIAS) for name, scenario in scenarios.items()}
         lock_run_tasks(started["completes"])
@@ -164,6 +174,40 @@ def test_nested_subflow_failure_names_the_innermost_task_with_its_own_logs(offli
     assert dbt_error_line("int_nested_households") in run.session.excerpt
     assert "(dbt deps)" not in run.session.excerpt, "a sibling task's logs were included"
     assert "entering stage" not in run.session.excerpt, "a parent flow's logs were included"
+
+
+def real_failed_path(api_url: str, step: dict, root_id: str) -> list[str]:
+    """The failed step's path as the real Prefect server has it, walked up from the step to the root run:
+    per subflow level its placeholder task run and its flow run, then the failed task run (if any)."""
+    path = [step["task_run_id"]] if step.get("task_run_id") else []
+    with SyncPrefectClient(api_url) as client:
+        flow_run = client.read_flow_run(step["flow_run_id"])
+        while flow_run.parent_task_run_id:
+            path[:0] = [str(flow_run.parent_task_run_id), str(flow_run.id)]
+            flow_run = client.read_flow_run(client.read_task_run(flow_run.parent_task_run_id).flow_run_id)
+    assert str(flow_run.id) == root_id
+    return path
+
+
+@pytest.mark.parametrize("name, nodes", [("nested", 7), ("second_sync", 2)])
+def test_every_node_of_a_real_failed_path_is_recorded_for_dalgos_ui(offline_runs, e2e_stack, name, nodes):
+    """The ids a user may click in the run's graph (each subflow, its placeholder, the failed task) are on the
+    stored row, as the real server names them: any of them finds this summary."""
+    run = getattr(offline_runs, name)
+    run.session.refresh_from_db()
+    expected = real_failed_path(e2e_stack.prefect.api_url, run.session.failed_step, run.flow_run_id)
+    assert run.session.node_ids == expected and len(expected) == nodes, (run.session.node_ids, expected)
+
+
+def test_failed_dbt_tests_are_summarized_from_the_failing_tests(offline_runs):
+    """A run that ends DBT_TEST_FAILED (Dalgo's COMPLETED-type state) is summarized like a failed one."""
+    run = offline_runs.tests_fail
+    assert run.flow_run.state.name == DBT_TEST_FAILED and run.flow_run.state.type.value == "COMPLETED"
+    assert run.session.status == "ready", run.session.last_error
+    step = run.session.failed_step
+    assert step["label"] == "dbtjob-dbt-test" and step["task_slug"] == "dbt-test", step
+    assert run.session.category == "data_quality_test"
+    assert FAILING_DBT_TEST in " ".join(line["text"] for line in run.session.evidence)
 
 
 @pytest.mark.parametrize("name, state_name, evidence", [

@@ -72,12 +72,12 @@ def test_retention_days_is_configurable(aged_rows, settings):
     settings.RETENTION_DAYS = 28
     assert prune_old_records()["notifications"] == 3  # the 29-day-old handled one goes too
     settings.RETENTION_DAYS = 365
-    assert prune_old_records() == {"notifications": 0, "task_results": 0, "auth_failures": 0}
+    assert prune_old_records() == {"notifications": 0, "task_results": 0, "auth_failures": 0, "revoked_tokens": 0}
 
 
 def test_prune_twice_is_a_no_op(aged_rows):
     prune_old_records()
-    assert prune_old_records() == {"notifications": 0, "task_results": 0, "auth_failures": 0}
+    assert prune_old_records() == {"notifications": 0, "task_results": 0, "auth_failures": 0, "revoked_tokens": 0}
 
 
 def test_expired_failed_auth_counters_are_pruned_and_live_ones_kept():

@@ -87,10 +87,12 @@ def test_a_chunked_webhook_body_is_read_and_an_oversized_one_is_413(web, through
     assert Notification.objects.count() == 1
     too_big = b'{"body": "' + b"x" * (1024 * 1024 + 10) + b'"}'
     answer = httpx.post(base_url + WEBHOOK, content=chunks(too_big), headers=KEY, timeout=30)
-    assert answer.status_code == 413 and "larger than" in answer.json()["detail"]
+    assert answer.status_code == 413 and answer.json()["detail"]  # nginx's JSON or the app's
     assert Notification.objects.count() == 1
 
 
-def test_nginx_refuses_a_huge_body_with_json(web):
-    answer = httpx.post(web[0] + WEBHOOK, content=b"x" * (3 * 1024 * 1024), headers=KEY, timeout=30)
-    assert answer.status_code == 413 and answer.json() == {"detail": "body too large"}
+def test_nginx_refuses_a_body_over_the_limit_with_json(web):
+    for declared in (True, False):
+        body = b"x" * (1024 * 1024 + 1)
+        answer = httpx.post(web[0] + WEBHOOK, content=body if declared else chunks(body), headers=KEY, timeout=30)
+        assert answer.status_code == 413 and answer.json() == {"detail": "body too large"}

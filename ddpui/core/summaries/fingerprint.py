@@ -5,7 +5,10 @@ placeholder: timestamps, UUIDs, hex ids, numbers, quoted values. The selector fo
 template into one ("repeated 9,999 more times").
 
 A *fingerprint* identifies a failure across runs: the selected root-cause lines normalized the same way
-plus the failed step's kind, hashed. Two runs of one real error (other run ids, times, row counts, flow
+plus the failed step's kind, hashed. Generic lines ("Traceback (most recent call last):", "Task run
+failed", "DbtRuntimeError: Runtime Error") name no cause and are left out; when every root-cause line is
+generic, the specific error text is taken from the log's other error lines, then the structured facts
+(state messages, Airbyte's failureSummary), then the last lines. Two runs of one real error (other run ids, times, row counts, flow
 run names) share it; different root causes do not, so normalization for fingerprints keeps what names the
 cause: error codes (HTTP status, errno, exit code, SQLSTATE), identifiers such as model, column or file
 names (quoted or not), and exception messages. Only quoted values that look generated (containing a digit,
@@ -56,6 +59,20 @@ _CODE_CONTEXT = re.compile(
 )
 _HTTP_ERROR = re.compile(r"^[45]\d\d$")
 _SPACES = re.compile(r"\s+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# Words every failure says: a line made only of these (and numbers, placeholders) names no cause.
+GENERIC_WORDS = frozenset("""
+    a above airbyte an and are at below been by call check cli code command commands core crash crashed critical
+    dbt debug details during encountered error errors exception exceptions execution exhausted exit exited fail
+    failed failing fails failure failures fatal finished flow for from has hex id in info is it job last log logs
+    more most of on operation please prefect process q raise raised recent retries retry run runs runtime see
+    something state sync task the this to traceback ts unexpected unknown warning warnings was went while with
+    wrong
+""".split())
+MAX_FALLBACK_LINES = 3
+# Stack frames say where, not what failed: the same frames close many different failures.
+_FRAME = re.compile(r'^\s*(?:File "[^"]*", line \d+|at [\w$.<>/\-]+\(.*\)\s*$|\.\.\. \d+ more|raise\s*$)')
 
 
 def strip_log_prefix(text: str) -> str:
@@ -105,6 +122,32 @@ def template_of(text: str) -> str:
     if "'" in text or '"' in text:
         text = _QUOTED_ANY.sub("<q>", text)
     return " ".join(_DIGIT_TOKEN.sub("#", text).split())
+
+
+def is_generic(line: str) -> bool:
+    """Whether a line names no cause: only generic failure words, numbers and placeholders once normalized, no
+    error code
+    (exception class names are split at capitals, so "DbtRuntimeError" is generic, "FileNotFoundError" not), or
+    a stack frame."""
+    if _FRAME.match(strip_log_prefix(line)):
+        return True
+    normalized = normalize_line(line)
+    if any(char.isdigit() for char in normalized):
+        return False  # only error codes keep their digits ("exit code 137", "status code 403")
+    words = _WORD.findall(_CAMEL.sub(" ", normalized))
+    return not any(part not in GENERIC_WORDS for word in words for part in word.lower().split("_") if part)
+
+
+def specific_lines(key_lines: Sequence[str], *fallbacks: Sequence[str]) -> list[str]:
+    """The lines a fingerprint hashes: the specific root-cause lines; when every one is generic, the first
+    specific lines of each fallback in turn (other error lines, structured facts, last lines), at most
+    MAX_FALLBACK_LINES; when nothing is specific, the root-cause lines as they are."""
+    chosen = [line for line in key_lines if not is_generic(line)]
+    for lines in fallbacks:
+        if chosen:
+            break
+        chosen = [line for line in lines if not is_generic(line)][:MAX_FALLBACK_LINES]
+    return chosen or list(key_lines)
 
 
 def fingerprint(key_lines: Sequence[str], step_kind: str) -> str:

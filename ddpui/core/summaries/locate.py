@@ -65,7 +65,7 @@ class FailedStep:
         return f"flow:{self.flow_run_id}"
 
     def as_json(self) -> dict[str, Any]:
-        """The failed_step object users read (DESIGN.md), JSON-safe and redacted: it is stored and shown, and
+        """The failed_step object users read, JSON-safe and redacted: it is stored and shown, and
         Prefect's state message often quotes the exception, credentials included."""
         data = asdict(self)
         for name in ("start_time", "end_time"):

@@ -123,25 +123,32 @@ def ask_again(session: LlmSession) -> LlmSession:
         if session.lease_until is None or session.lease_until < now:
             enqueue_session_summary(session.pk)
         return session
-    LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING, requested_at=now)
+    with transaction.atomic():
+        LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING, requested_at=now)
+        enqueue_session_summary(session.pk)
     session.status, session.requested_at = SummaryStatus.PENDING, now
-    enqueue_session_summary(session.pk)
     return session
 
 
 def regenerate_session(session: LlmSession, *, orguser: OrgUser | None) -> LlmSession:
     """A user's regenerate, within the limits (module docstring); the good summary stays shown until the new
-    one is made, and stays if it cannot be."""
+    one is made, and stays if it cannot be.
+
+    The org row's lock serializes an org's regenerates: the row's state is read again under it, so two clicks
+    at once start one regenerate, and count-then-insert cannot pass the daily cap twice.
+    """
     if session.status == SummaryStatus.PENDING:
         return ask_again(session)
-    now = timezone.now()
-    if session.regenerating_since is not None and not pending_expired(session.regenerating_since, now):
-        return session
-    if session.status == SummaryStatus.READY and made_recently(session):
-        return session
     with transaction.atomic():
-        # The org row's lock makes count-then-insert one step: concurrent regenerates cannot pass the cap together.
         Org.objects.select_for_update().filter(pk=session.org_id).first()
+        session.refresh_from_db(fields=["status", "regenerating_since", "ready_at", "updated_at", "requested_at"])
+        now = timezone.now()
+        if session.status == SummaryStatus.PENDING:
+            return session
+        if session.regenerating_since is not None and not pending_expired(session.regenerating_since, now):
+            return session
+        if session.status == SummaryStatus.READY and made_recently(session):
+            return session
         used = SummaryRegeneration.objects.filter(org_id=session.org_id, requested_at__gte=now - REGENERATE_WINDOW).count()
         if used >= settings.SUMMARY_REGENERATE_DAILY_LIMIT:
             if session.status == SummaryStatus.READY:
@@ -154,7 +161,8 @@ def regenerate_session(session: LlmSession, *, orguser: OrgUser | None) -> LlmSe
         else:
             LlmSession.objects.filter(pk=session.pk).update(status=SummaryStatus.PENDING, requested_at=now)
             session.status, session.requested_at = SummaryStatus.PENDING, now
-    enqueue_session_summary(session.pk, regenerate=True)
+        # In the same transaction: a regenerate is counted and shown running only if its task is queued.
+        enqueue_session_summary(session.pk, regenerate=True)
     return session
 
 

@@ -23,7 +23,7 @@ from ddpui.core.notify.deliveries import summary_stored
 from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
 from ddpui.core.summaries.evidence import Evidence, gather_evidence
-from ddpui.core.summaries.fingerprint import fingerprint
+from ddpui.core.summaries.fingerprint import fingerprint, specific_lines
 from ddpui.core.summaries.locate import FailedStep, NodeNotFound, locate_failed_step, step_for_task_run
 from ddpui.core.summaries.prompt import prompt_overhead_tokens
 from ddpui.core.summaries.store import (
@@ -41,6 +41,8 @@ from ddpui.models import LlmSession, SummaryStatus
 logger = logging.getLogger(__name__)
 # A budget set too small for the fixed prompt still leaves the excerpt room for an error and its context.
 MIN_EXCERPT_TOKENS = 500
+# When no error line names the cause, the fingerprint looks this far back in the excerpt for a specific line.
+LAST_LINES_LOOKED_AT = 12
 
 
 class Stopwatch:
@@ -121,8 +123,15 @@ def excerpt_budget(step: FailedStep, root: FlowRunInfo | None) -> int:
 
 
 def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
-    """The recurring-failure key: the selected root-cause lines (else the structured facts), normalized."""
-    return fingerprint([text for _, text in excerpt.key_lines] or excerpt.structured, step_kind)
+    """The recurring-failure key: the specific root-cause lines, normalized (fingerprint.specific_lines says
+    where the specific error text comes from when they are generic)."""
+    lines = specific_lines(
+        [text for _, text in excerpt.key_lines],
+        [text for _, text in excerpt.other_error_lines],
+        excerpt.structured,
+        [text for _, text in reversed(excerpt.lines[-LAST_LINES_LOOKED_AT:])],
+    )
+    return fingerprint(lines or excerpt.structured, step_kind)
 
 
 def preview_flow_run(
@@ -152,7 +161,9 @@ def produce(
     """
     if not (retry or needs_work(session, regenerate=regenerate)):
         return session
-    if not claim_session(session, only_if_needed=not (retry or regenerate), regenerate=regenerate):
+    if not claim_session(
+        session, only_if_needed=not (retry or regenerate), retry=retry and not regenerate, regenerate=regenerate
+    ):
         return session
     had_summary = session.status == SummaryStatus.READY
     try:

@@ -28,6 +28,7 @@ TRACEBACK_LINE = re.compile(
     r"|During handling of the above exception, another exception occurred:)\s*$"
 )
 TRACEBACK_HEAD = "Traceback (most recent call last)"
+TRACEBACK_STARTS = ("Traceback", "File ", "at ", "... ", "The above", "During handling")
 PY_FRAME = re.compile(r"^\s*File \"[^\"]*\", line \d+")
 # An absolute path: POSIX (two parts or more, not inside a URL or a relative path) or Windows.
 SERVER_PATH = re.compile(r"(?<![\w:/.~-])(?:/[\w.@+~-]+){2,}/?|\b[A-Za-z]:\\[^\s\"']+")
@@ -46,19 +47,27 @@ def public_text(text: str) -> str:
     """Text without traceback lines (nor the source line under a Python frame) and with paths cut."""
     if not text:
         return text or ""
+    text = str(text)
+    if "\n" not in text and "/" not in text and "\\" not in text and "Traceback" not in text:
+        # Most texts (a title, a fix step) are one plain line: only a lone frame line ("at x.y(Z.java:1)") goes.
+        return "" if TRACEBACK_LINE.match(text) else text.strip()
     kept, after_frame = [], False
-    for line in str(text).splitlines():
-        if TRACEBACK_LINE.match(line):
+    for line in text.splitlines():
+        # Cheap checks first: this runs on every text of every read answer.
+        if line.lstrip().startswith(TRACEBACK_STARTS) and TRACEBACK_LINE.match(line):
             after_frame = PY_FRAME.match(line) is not None
             continue
         if after_frame and line.startswith((" ", "\t")):
             after_frame = False
             continue
         after_frame = False
-        # A message that quotes a traceback ("failed: Traceback (most recent call last):") keeps its own words.
-        line = line.split(TRACEBACK_HEAD, 1)[0].rstrip()
+        if TRACEBACK_HEAD in line:
+            # A message that quotes a traceback ("failed: Traceback (most recent call last):") keeps its words.
+            line = line.split(TRACEBACK_HEAD, 1)[0].rstrip()
+        if "/" in line or "\\" in line:
+            line = SERVER_PATH.sub(last_part, line)
         if line:
-            kept.append(SERVER_PATH.sub(last_part, line))
+            kept.append(line)
     return "\n".join(kept).strip()
 
 

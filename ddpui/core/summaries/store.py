@@ -67,7 +67,9 @@ def session_for_step(
     return session
 
 
-def claim_session(session: LlmSession, *, only_if_needed: bool = False, regenerate: bool = False) -> bool:
+def claim_session(
+    session: LlmSession, *, only_if_needed: bool = False, retry: bool = False, regenerate: bool = False
+) -> bool:
     """Take the row for this worker (a conditional UPDATE; a dead worker's lease expires).
 
     The claim also schedules the row's retry for the lease's end: a worker killed mid-summary leaves a row the
@@ -75,10 +77,15 @@ def claim_session(session: LlmSession, *, only_if_needed: bool = False, regenera
     a duplicate task that read the row while another worker was finishing it must not summarize it again.
     A user's regenerate neither counts a try nor schedules one: the automatic path keeps all of its tries, and
     a regenerate lost with its worker simply lets the summary shown stay.
+    `retry` (a task the sweep queued, which moved next_attempt_at ahead) takes the row only while it still
+    awaits a try: after a dead cluster's task was redelivered and finished the row (next_attempt_at cleared),
+    the sweep's retry must not call the model a second time.
     """
     due = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__lte=timezone.now())
+    awaiting = Q(status=SummaryStatus.PENDING) | Q(next_attempt_at__isnull=False)
+    extra = due if only_if_needed else (awaiting if retry else None)
     claimed = claim(
-        LlmSession, session.pk, seconds=session_lease_seconds(), extra=due if only_if_needed else None,
+        LlmSession, session.pk, seconds=session_lease_seconds(), extra=extra,
         retry_field=None if regenerate else "next_attempt_at", count_field=None if regenerate else "attempts",
     )
     if claimed and not regenerate:

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from ddpui.clients.llm import LlmError, chat_json, llm_configured
+from ddpui.core.llm_slots import llm_slot
 from ddpui.core.org_settings.preferences import llm_refusal
 from ddpui.core.summaries.categorize import Category, categorize
 from ddpui.core.summaries.condense import Excerpt
@@ -115,7 +116,9 @@ def summarize_logs(
     messages = build_messages(excerpt, failed_step, run_name=run_name, state_name=state_name)
     prompt = messages[-1]["content"]
     try:
-        answer = chat_json(messages, schema=SUMMARY_SCHEMA, end_user=org.slug)
+        # One of LLM_MAX_CONCURRENCY slots shared by every cluster: the provider's limits are per account.
+        with llm_slot():
+            answer = chat_json(messages, schema=SUMMARY_SCHEMA, end_user=org.slug)
         parsed = parse_summary(answer.content)
     except LlmError as exc:
         return with_llm_error(offline_summary(excerpt, failed_step, state_name), exc, exc.transient, prompt)

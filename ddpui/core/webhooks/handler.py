@@ -1,6 +1,6 @@
 """The notification handler, run on the qcluster. Dalgo's existing work first, the failure summary last.
 
-Steps, each isolated so that one failing does not skip the others (contract section 2):
+Steps (Dalgo's, in its order: docs/dalgo.md), each isolated so that one failing does not skip the others:
   1. read the flow run from Prefect (if Prefect is down, fall back to what the notification says, retry later)
   2. flow-run row and task locks               3. failure emails (and Discord) to the org, planned to carry the summary
   4. sync the Airbyte jobs of the run's connections

@@ -4,8 +4,11 @@ import random
 import re
 import uuid
 
-from ddpui.core.summaries.condense import condense
-from ddpui.core.summaries.fingerprint import fingerprint, normalize_line, template_of
+import pytest
+
+from ddpui.core.summaries.condense import LogLine, condense
+from ddpui.core.summaries.fingerprint import fingerprint, is_generic, normalize_line, template_of
+from ddpui.core.summaries.pipeline import failure_fingerprint
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 HEX_ID = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b")
@@ -34,10 +37,26 @@ def another_run(lines: list[str], seed: int) -> list[str]:
     return filler + [vary(line) for line in lines]
 
 
-def print_of(lines: list[str], step_kind: str) -> str:
+def print_of(lines: list, step_kind: str) -> str:
     """The fingerprint the pipeline computes for a log."""
-    excerpt = condense(lines)
-    return fingerprint([text for _, text in excerpt.key_lines], step_kind)
+    return failure_fingerprint(condense(lines), step_kind)
+
+
+def behind_generic_lines(cause: str) -> list[list]:
+    """A Prefect task's log in which the only error-level lines are generic ("Task run failed", a traceback
+    cut before its exception) and the cause was logged at INFO, as a shell command's output is."""
+    return [
+        [LogLine("Task run failed", 40), LogLine(cause, 20)],
+        [LogLine(cause, 20), LogLine('Traceback (most recent call last):\n  File "/opt/prefect/flows/run.py", '
+                                     'line 88, in run_dbt\n    raise', 40)],
+        [LogLine("Beginning flow run 'teal-heron' for flow 'dalgo-pipeline'", 20), LogLine(cause, 20),
+         LogLine("Encountered exception during execution:", 40), LogLine("Task run failed", 40)],
+    ]
+
+
+def distinct_causes(labels: list[dict]) -> list[str]:
+    """Every labelled root-cause line of these logs, once."""
+    return list(dict.fromkeys(cause for label in labels for cause in label["root_cause_lines"]))
 
 
 def test_same_error_other_run_same_fingerprint(shared_log):
@@ -49,6 +68,52 @@ def test_same_error_other_run_same_fingerprint(shared_log):
 def test_shared_logs_have_distinct_fingerprints(shared_logs):
     prints = {print_of(label["lines"], label["step_kind"]) for label in shared_logs}
     assert len(prints) == len(shared_logs)
+
+
+def test_real_logs_get_distinct_fingerprints(shared_logs, hard_logs):
+    logs = shared_logs + hard_logs
+    prints = {print_of(label["lines"], label["step_kind"]) for label in logs}
+    print(f"distinct fingerprints: {len(prints)}/{len(logs)} real logs")
+    assert len(prints) == len(logs)
+
+
+@pytest.mark.parametrize("line", [
+    "Traceback (most recent call last):", "ERROR Task run failed", "dbt.exceptions.DbtRuntimeError: Runtime Error",
+    "10:41:58.553 | ERROR   | Task run 'dbt_run-0' - Task run failed", "Encountered exception during execution:",
+    "Finished in state Failed('Task run encountered an exception')", '  File "/app/flow.py", line 10, in run',
+])
+def test_generic_lines_name_no_cause(line):
+    assert is_generic(line)
+
+
+@pytest.mark.parametrize("line", [
+    "FileNotFoundError: [Errno 2] No such file", "KeyError: 'id'", "process exited with exit code 137",
+    'column "id" does not exist', "Command failed: dbt run -s stg_donors",
+])
+def test_specific_lines_name_a_cause(line):
+    assert not is_generic(line)
+
+
+def test_different_failures_behind_generic_lines_get_distinct_fingerprints(shared_logs, hard_logs):
+    causes = distinct_causes(shared_logs + hard_logs)
+    by_print: dict[str, set[str]] = {}
+    total = 0
+    for cause in causes:
+        for log in behind_generic_lines(cause):
+            by_print.setdefault(print_of(log, "prefect_task"), set()).add(cause)
+            total += 1
+    shared = [sorted(causes_of) for causes_of in by_print.values() if len(causes_of) > 1]
+    print(f"{len(by_print)} distinct fingerprints for {len(causes)} different failures in {total} logs; "
+          f"{len(shared)} shared by different failures")
+    assert not shared
+
+
+def test_the_same_failure_behind_generic_lines_matches_on_another_run(shared_logs, hard_logs):
+    for cause in distinct_causes(shared_logs + hard_logs):
+        for seed, log in enumerate(behind_generic_lines(cause)):
+            varied = [LogLine(text, line.level) for line, text in
+                      zip(log, another_run([line.text for line in log], seed)[-len(log):], strict=True)]
+            assert print_of(varied, "prefect_task") == print_of(log, "prefect_task")
 
 
 def test_different_root_causes_differ():

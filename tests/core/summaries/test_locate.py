@@ -1,5 +1,5 @@
 """Locating the failed step: the first failure of the current attempt, followed into subflows, mapped to its
-Dalgo task. Each upstream mistake (contract section 6) has a test here."""
+Dalgo task. Each upstream mistake (docs/dalgo.md) has a test here."""
 
 import uuid
 

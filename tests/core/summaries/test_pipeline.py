@@ -1,5 +1,5 @@
 """The whole summary pipeline in-process: locate -> evidence -> condense -> summarize -> store, against
-stand-ins on real sockets. Pins the upstream mistakes of contract section 6."""
+stand-ins on real sockets. Pins the upstream mistakes listed in docs/dalgo.md."""
 
 import datetime
 import json
@@ -127,6 +127,17 @@ def test_llm_failure_stores_the_offline_summary_then_upgrades(dalgo_runs, llm_ap
     LlmSession.objects.filter(pk=session.pk).update(next_attempt_at=timezone.now())
     upgraded = produce_session(session.pk, retry=True)
     assert upgraded.provider == "openai" and upgraded.last_error == "" and upgraded.next_attempt_at is None
+
+
+def test_a_retry_queued_before_another_worker_finished_the_row_does_not_call_the_model_again(dalgo_runs, llm_api):
+    # A dead cluster's task was redelivered and finished the row while the sweep's retry of it waited in the
+    # queue (seen with three clusters and one SIGKILLed: 63 model calls for 60 failures).
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run)
+    session = summarize_flow_run(run["id"])
+    assert session.provider == "openai" and session.next_attempt_at is None and llm_api.request_count == 1
+    again = produce_session(session.pk, retry=True)
+    assert llm_api.request_count == 1 and again.updated_at == session.updated_at
 
 
 def test_llm_invalid_json_falls_back_to_offline(dalgo_runs, llm_api):

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from ddpui.core.summaries.store import session_for_step
+from ddpui.core.summaries.store import record_failure, session_for_step
 from ddpui.models import LlmSession, SummaryStatus
 from tasks.summaries import retry_due_summaries
 
@@ -38,3 +38,10 @@ def test_retry_sweep_requeues_only_due_rows_once(org):
     assert retry_due_summaries() == 1
     assert [row.task["args"] for row in OrmQ.objects.all()] == [(due.pk,)]
     assert retry_due_summaries() == 0, "not queued again while that try runs"
+
+
+def test_a_failure_quoting_a_secret_is_stored_redacted(org):
+    session = session_for_step(org=org, flow_run_id="run-1", step_key="dbt:dbt-run", failed_step={"kind": "dbt"})
+    record_failure(session, "Prefect: OperationalError('connection failed: password=Hunter8pw host=db')")
+    session.refresh_from_db()
+    assert "Hunter8pw" not in session.last_error and "[REDACTED:password]" in session.last_error

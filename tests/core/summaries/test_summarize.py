@@ -6,6 +6,9 @@ from ddpui.core.summaries.condense import condense
 from ddpui.core.summaries.summarize import summarize_logs
 
 STEP = {"kind": "dbt", "label": "dbtjob-dbt-run", "task_slug": "dbt-run", "flow_run_id": "r"}
+# The LLM call takes one of the global slots (PostgreSQL advisory locks, ddpui/core/llm_slots.py).
+pytestmark = pytest.mark.django_db
+
 LOG = ["Running with dbt=1.8.2", "Database Error in model stg_customers (models/staging/stg_customers.sql)",
        '  column "id" does not exist', "Done. PASS=0 WARN=0 ERROR=1 SKIP=0 TOTAL=1"]
 

@@ -261,3 +261,18 @@ def test_a_completed_run_with_passing_tests_is_not_summarized(prefect_api, make_
     OrmQ.objects.all().delete()
     handle_notification(notify(run, "Completed").id)
     assert "tasks.summaries.summarize_flow_run_failure" not in queued_funcs()
+
+
+def test_a_step_error_quoting_a_secret_is_stored_redacted(failed_pipeline_run, monkeypatch):
+    run, _, _ = failed_pipeline_run
+
+    def broken_enqueue(flow_run_id):
+        raise RuntimeError(repr({"broker": "postgresql://dalgo:Broker5ecret@db/crm", "password": "Hunter9pw"}))
+
+    monkeypatch.setattr("ddpui.core.webhooks.handler.enqueue_flow_run_summary", broken_enqueue)
+    notification = notify(run, "Failed")
+    handle_notification(notification.id)
+    notification.refresh_from_db()
+    error = notification.step_errors["enqueue_summary"]
+    assert error.startswith("RuntimeError: ") and "[REDACTED:password]" in error
+    assert "Broker5ecret" not in error and "Hunter9pw" not in error

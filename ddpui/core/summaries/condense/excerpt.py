@@ -3,7 +3,7 @@ to the packer with a priority (root-cause lines, their traceback and context, wh
 other incidents, the tail) and render the result as the Excerpt sent to the model."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ddpui.core.redaction import redact_text
 from ddpui.core.summaries.condense.lines import Line, cut_middle
@@ -17,14 +17,18 @@ MAX_KEY_CHARS = 1500  # a root-cause line is cut in the middle beyond this when 
 MAX_CONTEXT_CHARS = 400
 MAX_KEY_INCIDENTS = 3
 MAX_KEY_LINES = 10
+MAX_OTHER_ERROR_LINES = 20
 
 # --- packing priorities (higher is kept first) ---
 PRIORITY_KEY = 100_000
 PRIORITY_NEAR_BLOCK = 80_000  # traceback lines of a root cause, minus PER_BLOCK_DISTANCE per line away
 PER_BLOCK_DISTANCE = 200  # from a key line or the block's start: 50 lines away is worth the key context
 PRIORITY_KEY_CONTEXT = 70_000
+PRIORITY_PLACEHOLDER = 68_000  # a value used as written ("${DB_HOST}", "{{ env_var('X') }}")
+PRIORITY_OUTCOME = 66_000  # the run's outcome lines, newest first
 PRIORITY_HEAD_INFO = 65_000
 PRIORITY_LAST_LINES = 64_000
+PRIORITY_NODE_RESULT = 62_000  # failed or skipped nodes' result lines, newest first
 LAST_LINES = 8
 PRIORITY_OTHER_KEY = 60_000
 PRIORITY_OTHER_CONTEXT = 40_000
@@ -32,6 +36,7 @@ PRIORITY_BLOCK = 30_000
 PRIORITY_TAIL = 20_000
 PRIORITY_FIRST_LINES = 15_000
 PER_RANK = 1_000
+POINTED_COST = 50  # a line a key line points at comes right after the key lines
 PER_DISTANCE = 10
 
 
@@ -49,6 +54,8 @@ class Excerpt:
     budget: int
     omitted: int  # input lines neither shown nor folded into a shown line
     skipped: int = 0  # of the omitted lines, those never read (the middle of a huge log)
+    # error lines of the other incidents, by rank: where the fingerprint looks when root-cause lines are generic
+    other_error_lines: list[tuple[int, str]] = field(default_factory=list)
 
 
 def build_excerpt(reader: Reader, structured: Sequence[str], budget: int) -> Excerpt:
@@ -72,6 +79,7 @@ def build_excerpt(reader: Reader, structured: Sequence[str], budget: int) -> Exc
         budget=budget,
         omitted=packer.omitted(),
         skipped=sum(last - first + 1 for first, last in reader.skipped),
+        other_error_lines=[(line.number, line.rendered(MAX_KEY_CHARS)) for line in other_error_lines(ranked, key_lines)],
     )
 
 
@@ -103,6 +111,22 @@ def root_cause_lines(key_incidents: list[Incident], recent: Iterable[Line]) -> l
     return lines
 
 
+def other_error_lines(ranked: list[Incident], key_lines: list[Line]) -> list[Line]:
+    """The error lines of incidents that are not root-cause lines, by rank (warnings left out)."""
+    key_numbers = {line.number for line in key_lines}
+    lines: list[Line] = []
+    for incident in ranked:
+        if incident.score < MIN_KEY_SCORE:
+            break
+        for number in sorted(incident.key):
+            line = incident.key[number]
+            if number not in key_numbers and line.text.strip():
+                lines.append(line)
+                if len(lines) >= MAX_OTHER_ERROR_LINES:
+                    return lines
+    return lines
+
+
 def structured_items(structured: Sequence[str], budget: int) -> list[str]:
     """Redacted structured evidence; items are cut so that together they use at most half the budget."""
     items = [redact_text(str(item)).strip() for item in structured if str(item).strip()]
@@ -128,6 +152,9 @@ def offer_all(packer: Packer, reader: Reader, ranked: list[Incident], key_incide
             packer.offer(line, base - rank_cost - (number - incident.anchor),
                          MAX_KEY_CHARS if is_key else MAX_CONTEXT_CHARS,
                          note if number == incident.anchor else "", is_anchor=True)
+        for line in incident.pointed.values():
+            base = PRIORITY_KEY if is_key else PRIORITY_OTHER_KEY
+            packer.offer(line, base - rank_cost - POINTED_COST, MAX_KEY_CHARS if is_key else MAX_CONTEXT_CHARS)
         for line, distance in incident.context.values():
             base = PRIORITY_KEY_CONTEXT if is_key else PRIORITY_OTHER_CONTEXT
             packer.offer(line, base - rank_cost - abs(distance) * PER_DISTANCE, MAX_CONTEXT_CHARS)
@@ -138,6 +165,14 @@ def offer_all(packer: Packer, reader: Reader, ranked: list[Incident], key_incide
             distance = min(line.number - incident.block_start,
                            min(abs(line.number - number) for number in incident.key))
             packer.offer(line, base - rank_cost - distance * PER_BLOCK_DISTANCE, MAX_CONTEXT_CHARS)
+    for index, line in enumerate(reversed(reader.pointers.placeholders.values())):
+        packer.offer(line, PRIORITY_PLACEHOLDER - index, MAX_CONTEXT_CHARS)
+    for index, line in enumerate(reversed(reader.pointers.carets.values())):
+        packer.offer(line, PRIORITY_PLACEHOLDER - index, MAX_CONTEXT_CHARS)
+    for index, line in enumerate(reversed(reader.pointers.outcomes.values())):
+        packer.offer(line, PRIORITY_OUTCOME - index, MAX_CONTEXT_CHARS)
+    for index, line in enumerate(reversed(reader.pointers.node_results.values())):
+        packer.offer(line, PRIORITY_NODE_RESULT - index, MAX_CONTEXT_CHARS)
     for index, line in enumerate(reader.head_info):
         packer.offer(line, PRIORITY_HEAD_INFO - index, MAX_CONTEXT_CHARS)
     for index, line in enumerate(reader.head):

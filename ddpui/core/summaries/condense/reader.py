@@ -7,6 +7,7 @@ other error-looking lines open an incident with context before/after and the lin
 same log record; lines whose template repeats an earlier incident fold into it with a count.
 """
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from ddpui.core.summaries.condense.lines import (
     cut_middle,
     level_name,
 )
+from ddpui.core.summaries.condense.pointers import OUTCOME_CUE, Pointers
 from ddpui.core.summaries.condense.scoring import (
     CUE,
     HEAD_INFO,
@@ -47,6 +49,7 @@ HEAD_SCAN_LINES = 2000  # where "what ran" lines are looked for
 MAX_HEAD_LINES = 12
 MAX_STORED_CHARS = 4000  # longer lines are cut in the middle when read
 CUE_CACHE_SIZE = 8192
+PLAIN_TIMESTAMP = re.compile(r"[\d:.,TZ+ -]{8,40}")
 FIRST_LINES = 5  # the log's first non-blank lines, kept as they say how it started
 
 
@@ -61,6 +64,7 @@ class Incident:
     key: dict[int, Line] = field(default_factory=dict)
     context: dict[int, tuple[Line, int]] = field(default_factory=dict)  # line -> (line, distance)
     block: dict[int, Line] = field(default_factory=dict)  # the traceback/stack trace it closes
+    pointed: dict[int, Line] = field(default_factory=dict)  # code lines its key lines name (pointers.py)
     block_start: int = 0
     repeats: int = 0
     last_repeat: int = 0
@@ -86,6 +90,7 @@ class Reader:
         self.verdicts: dict[bytes, tuple[bool, int, str]] = {}
         self.tally = TokenTally()
         self.skipped: list[tuple[int, int]] = []  # (first, last) line numbers not read
+        self.pointers = Pointers()
 
     # --- reading ---
 
@@ -124,38 +129,41 @@ class Reader:
         self.count += 1
         if "\x1b" in text:
             text = ANSI.sub("", text)
-        shape, secret_cue, error_cue = self._cues(text)
+        shape, secret_cue, error_cue, outcome_cue = self._cues(text)
         self.tally.add(text, len(text) - len(shape))
         redacted = self.redactor.redact(text, secret_cue)
         if redacted != text:
             text = redacted
-            shape, _, error_cue = self._cues(text)
+            shape, _, error_cue, outcome_cue = self._cues(text)
         if len(text) > MAX_STORED_CHARS:
             text = cut_middle(text, MAX_STORED_CHARS)
         if stamp:
-            stamp = redact_text(str(stamp))[:40]
+            stamp = str(stamp)
+            # A timestamp holds no secret: only anything else the source put there is redacted.
+            stamp = (stamp if PLAIN_TIMESTAMP.fullmatch(stamp) else redact_text(stamp))[:40]
             self.tally.add(stamp, 0)
         line = Line(self.count, text, level, stamp)
         if self.count <= HEAD_SCAN_LINES:
             self._note_head(line)
+        self.pointers.read(line, outcome_cue)
         if self.block is not None and not self.block.continues_with(line):
             self._close_block()
         if self.block is None:
             self._classify(line, shape if error_cue else None)
         self.recent.append(line)
 
-    def _cues(self, text: str) -> tuple[bytes, bool, bool]:
-        """The line's shape (redact.line_shape), whether it may hold a secret and whether it may state an
-        error or a stack frame; cached per shape, so noise lines that differ only in numbers cost one
-        look."""
+    def _cues(self, text: str) -> tuple[bytes, bool, bool, bool]:
+        """The line's shape (redact.line_shape), whether it may hold a secret, whether it may state an
+        error or a stack frame and whether it may state a run's outcome; cached per shape, so noise lines
+        that differ only in numbers cost one look."""
         shape = line_shape(text.lower())
         cues = self.cue_cache.get(shape)
         if cues is None:
-            cues = (may_hold_secret(shape), CUE.search(shape) is not None)
+            cues = (may_hold_secret(shape), CUE.search(shape) is not None, OUTCOME_CUE.search(shape) is not None)
             if len(self.cue_cache) >= CUE_CACHE_SIZE:
                 self.cue_cache.clear()
             self.cue_cache[shape] = cues
-        return shape, cues[0], cues[1]
+        return shape, cues[0], cues[1], cues[2]
 
     def _note_head(self, line: Line) -> None:
         """Keep the first lines and the ones that say what ran (command, versions, model counts)."""
@@ -209,6 +217,7 @@ class Reader:
             ):
                 incident.continuation_left -= 1
                 incident.key[line.number] = line
+                self.pointers.note_key_line(incident.pointed, line)
                 incident.score = max(incident.score, score)
                 consumed = True
             else:
@@ -257,6 +266,7 @@ class Reader:
         incident = Incident(anchor=line.number, score=score, template=template,
                              starts_record=bool(RECORD_START.match(line.text)))
         incident.key[line.number] = line
+        self.pointers.note_key_line(incident.pointed, line)
         for earlier in self._context_before() if before is None else before:
             incident.context[earlier.number] = (earlier, line.number - earlier.number)
         self.incidents.append(incident)
@@ -290,6 +300,7 @@ class Reader:
             return
         for line in block.exceptions:
             incident.key[line.number] = line
+            self.pointers.note_key_line(incident.pointed, line)
         incident.block = {line.number: line for line in block.lines()}
         incident.block_start = block.start
         incident.continuation_left = 0
