@@ -15,6 +15,7 @@ excerpt says how much was not read.
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,8 @@ def main() -> None:
     parser.add_argument("--before", type=Path, default=None, help="another checkout to run first, same log")
     args = parser.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="ddpui-bench-huge-log-"))
-    env = {**os.environ, "OPENAI_API_KEY": "", "DJANGO_SETTINGS_MODULE": "ddpui.settings"}
+    env = {**os.environ, "OPENAI_API_KEY": "", "DJANGO_SETTINGS_MODULE": "ddpui.settings",
+           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
     codes = [(path, f"ddpui_bench_huge_log{suffix}") for path, suffix in ((args.before, "_before"), (args.code, ""))
              if path]
     urls = [worker_database(code, name, env, run_dir / f"setup-{code.name}.log") for code, name in codes]

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import sys
 import tarfile
 import tempfile
@@ -240,6 +241,11 @@ def start_llm_server(
     return LlmServer(process=process, base_url=base_url, model=pin.name)
 
 
+def interrupt(signum, frame) -> None:
+    """A signal handler that raises KeyboardInterrupt (the clean-up path of `serve`)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """`ensure` (build and fetch, for CI) or `serve` (run a server until interrupted)."""
     parser = argparse.ArgumentParser(prog="python -m harness.llm_server", description=__doc__.split("\n")[0])
@@ -257,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             for key, path in files.items():
                 print(f"model {key}: {path} (sha256 {MODELS[key].sha256})")
             return 0
+        # SIGTERM ends `serve` as Ctrl-C does: through stop_all, so the server child does not outlive it.
+        signal.signal(signal.SIGTERM, interrupt)
         stack = ProcessStack(Path(tempfile.mkdtemp(prefix="llm-server-")))
         server = start_llm_server(stack, args.model, port=args.port, progress=print)
         print(f"OPENAI_BASE_URL={server.base_url} LLM_MODEL={server.model} (any OPENAI_API_KEY); Ctrl-C stops it")

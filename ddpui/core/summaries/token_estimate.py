@@ -7,7 +7,7 @@ We cannot run the provider's tokenizer offline, so we over-estimate instead:
   (a UUID is ~20 tokens for 36 characters). One token per 3 characters covers ordinary log lines;
 - digits are charged one token each: Qwen2.5's tokenizer (and others like it) splits every digit into its own
   token, and dbt's timestamps ("22:59:55.110841"), ids and line numbers are full of them. Charged at half a
-  token, the estimate undercounted dbt logs by 6-9% (15-20% with excerpt line numbers), measured with the
+  token, the estimate undercounted dbt logs by 6-9% (8-12% numbered as an excerpt), measured with the
   model's tokenizer (tests/fixtures/qwen_token_counts.json);
 - very short words ("a", "=", "|") are one token each whatever their length, hence the words * 1.35 floor;
 - non-ASCII characters (accents, CJK, emoji) are 1-3 tokens each: every extra UTF-8 byte costs a token.

@@ -21,6 +21,8 @@ LOG = [
     "Done. PASS=0 WARN=0 ERROR=1 SKIP=0 TOTAL=1",
 ]
 WARNING_LINE, ERROR_LINE, COLUMN_LINE = 3, 4, 5
+# The model call takes a global LLM slot (a database advisory lock).
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
