@@ -12,7 +12,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
 HARD_LOGS = HERE.parent / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
-STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
+STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "task"}
 
 
 def _load_sibling(name: str) -> ModuleType:

@@ -20,7 +20,7 @@ CATEGORIES = (
 STEP_NOUNS = {
     "dbt": "The dbt transformation",
     "airbyte": "The data sync",
-    "prefect_task": "A pipeline task",
+    "task": "A pipeline task",
     "flow": "The pipeline",
     "shell": "A pipeline command",
 }

@@ -2,8 +2,9 @@
 
 import pytest
 
-from ddpui.core.summaries.categorize import CATEGORIES, categorize
+from ddpui.core.summaries.categorize import CATEGORIES, STEP_NOUNS, categorize
 from ddpui.core.summaries.condense import condense
+from ddpui.core.summaries.locate import kind_for
 
 
 def verdict_for(label: dict):
@@ -45,6 +46,22 @@ def test_typical_failures(line, category, transient):
 
 
 def test_falls_back_to_the_rest_of_the_excerpt():
-    verdict = categorize(["Task run failed"], other_text="... httpx.ReadTimeout ...", step_kind="prefect_task")
+    verdict = categorize(["Task run failed"], other_text="... httpx.ReadTimeout ...", step_kind="task")
     assert verdict.category == "timeout"
     assert verdict.title.startswith("A pipeline task failed because")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        kind_for(None, "sync", "conn-1"),
+        kind_for({"slug": "dbt-run"}, "dbtjob-run", None),
+        kind_for({"slug": "git-pull"}, "shellop-git-pull", None),
+        kind_for(None, "some prefect task", None),
+        "flow",  # the root run's own body (locate.step_from_flow_run)
+    ],
+)
+def test_every_step_kind_the_locator_produces_gets_its_own_noun(kind):
+    verdict = categorize(["boom"], step_kind=kind)
+    assert not verdict.title.startswith("The pipeline step"), kind
+    assert verdict.title.startswith(STEP_NOUNS[kind])

@@ -100,7 +100,7 @@ def test_different_failures_behind_generic_lines_get_distinct_fingerprints(share
     total = 0
     for cause in causes:
         for log in behind_generic_lines(cause):
-            by_print.setdefault(print_of(log, "prefect_task"), set()).add(cause)
+            by_print.setdefault(print_of(log, "task"), set()).add(cause)
             total += 1
     shared = [sorted(causes_of) for causes_of in by_print.values() if len(causes_of) > 1]
     print(f"{len(by_print)} distinct fingerprints for {len(causes)} different failures in {total} logs; "
@@ -113,7 +113,7 @@ def test_the_same_failure_behind_generic_lines_matches_on_another_run(shared_log
         for seed, log in enumerate(behind_generic_lines(cause)):
             varied = [LogLine(text, line.level) for line, text in
                       zip(log, another_run([line.text for line in log], seed)[-len(log):], strict=True)]
-            assert print_of(varied, "prefect_task") == print_of(log, "prefect_task")
+            assert print_of(varied, "task") == print_of(log, "task")
 
 
 def test_different_root_causes_differ():
