@@ -74,7 +74,7 @@ def numbered(lines: Iterable[tuple[int, str]]) -> str:
 def last_lines_baseline(lines: Iterable[str]) -> list[tuple[int, str]]:
     """The naive "send the last 200 lines" strategy (ANSI-stripped and redacted, to be fair)."""
     tail = deque(enumerate(lines, start=1), maxlen=TAIL_LINES)
-    return list(zip((number for number, _ in tail), redact_lines(ANSI.sub("", text) for _, text in tail)))
+    return list(zip((number for number, _ in tail), redact_lines(ANSI.sub("", text) for _, text in tail), strict=False))
 
 
 def whole_log_baseline(lines: Iterable[str]) -> list[tuple[int, str]]:
@@ -106,7 +106,7 @@ def table(headers: list[str], rows: list[list[object]], text_columns: int) -> st
     out = []
     for position, row in enumerate(cells):
         out.append("  ".join(cell.rjust(width) if position and column >= text_columns else cell.ljust(width)
-                             for column, (cell, width) in enumerate(zip(row, widths))).rstrip())
+                             for column, (cell, width) in enumerate(zip(row, widths, strict=False))).rstrip())
         if position == 0:
             out.append("  ".join("-" * width for width in widths))
     return "\n".join(out)
@@ -179,7 +179,7 @@ def redaction_rows(labels: list[dict], corpus) -> list[str]:
     """Redaction false-positive rate on the shared logs and leak count on the secret corpus."""
     changed = total = 0
     for label in labels:
-        for before, after in zip(label["lines"], redact_lines(label["lines"])):
+        for before, after in zip(label["lines"], redact_lines(label["lines"]), strict=False):
             total += 1
             changed += before != after
     ordinary_changed = sum(redact_text(line) != line for line in corpus.ORDINARY_LINES)
