@@ -19,8 +19,10 @@ from harness.database import database_name, own_database_url
 from harness.prefect_venv import PrefectVenvUnavailable
 from harness.scenarios import ScenarioRun, finish_scenario, second_sync_fails, start_scenario
 from harness.stack import DalgoStack, start_stack
-from tests.e2e.conftest import ALIAS, RUN_DIR_ENV, register_alias
+from tests.e2e.conftest import RUN_DIR_ENV, register_alias
 
+# Not the e2e suite's alias: both stacks may live in one session, each reached through its own connection.
+ALIAS = "contract"
 CONTRACT_DATABASE_URL = own_database_url("ddpui_contract_harness", override_env="CONTRACT_DATABASE_URL")
 # Where the frontends are served from (Dalgo's FRONTEND_URL and FRONTEND_URL_V2).
 WEBAPP_ORIGIN = "http://localhost:3000"
@@ -70,7 +72,7 @@ def contract_world(tmp_path_factory, django_db_blocker) -> ContractWorld:
         stack = start_stack(run_dir, database_url=CONTRACT_DATABASE_URL, fresh_database=True, settings=settings)
     except PrefectVenvUnavailable as exc:
         pytest.skip(f"contract suite skipped: the prefect virtualenv cannot be built here: {exc}")
-    register_alias(CONTRACT_DATABASE_URL)
+    register_alias(CONTRACT_DATABASE_URL, ALIAS)
     try:
         with django_db_blocker.unblock():
             run_manage(stack.env, "create_org", "--name", ORG_NAME, "--email", EMAIL, "--slug", ORG_SLUG,
