@@ -49,7 +49,19 @@ class LlmSession(RetriedWork):
     attempt_number = models.IntegerField(null=True, blank=True)
     session_type = models.CharField(max_length=40, default="log_summarization")
     trigger = models.CharField(max_length=20, default="failure", help_text="failure (automatic) or on_demand.")
-    session_status = models.CharField(max_length=20, default="running")
+    # Derived by the database from `status` so no write path (save, .update(), bulk) can leave it stale.
+    session_status = models.GeneratedField(
+        expression=models.Case(
+            *(
+                models.When(status=status, then=models.Value(session))
+                for status, session in SESSION_STATUS_BY_STATUS.items()
+            ),
+            default=models.Value("running"),
+            output_field=models.CharField(max_length=20),
+        ),
+        output_field=models.CharField(max_length=20),
+        db_persist=True,
+    )
     status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.PENDING)
 
     # The structured summary (what users read).
@@ -63,12 +75,15 @@ class LlmSession(RetriedWork):
     is_transient = models.BooleanField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     grounded = models.BooleanField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
-                  "them. Empty for offline summaries.",
+        "them. Empty for offline summaries.",
     )
     model_category = models.CharField(
-        max_length=32, blank=True, default="",
+        max_length=32,
+        blank=True,
+        default="",
         help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
     )
 
@@ -112,11 +127,9 @@ class LlmSession(RetriedWork):
         indexes = [models.Index(fields=["org", "-created_at"], name="llmsession_org_recent")]
 
     def save(self, *args, **kwargs):
-        """Keep Dalgo's session_status in step with our status."""
-        self.session_status = SESSION_STATUS_BY_STATUS.get(self.status, "running")
-        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
-            kwargs["update_fields"] = set(kwargs["update_fields"]) | {"session_status", "updated_at"}
+        """Forget the loaded session_status: the database derives it from status, and the next read loads it."""
         super().save(*args, **kwargs)
+        self.__dict__.pop("session_status", None)
 
     def __str__(self) -> str:
         return f"{self.flow_run_id or self.airbyte_job_id} {self.step_key} ({self.status})"

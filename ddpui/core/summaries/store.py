@@ -248,7 +248,7 @@ def give_up_exhausted() -> int:
         session.next_attempt_at = None
         if session.status != SummaryStatus.READY:
             session.status = SummaryStatus.FAILED
-        session.save(update_fields=["last_error", "next_attempt_at", "status"])
+        session.save(update_fields=["last_error", "next_attempt_at", "status", "updated_at"])
         ended += 1
     return ended
 
