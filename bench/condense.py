@@ -14,22 +14,18 @@ Run from the repository root: ``python bench/condense.py`` (about 2-3 minutes on
 import importlib.util
 import json
 import re
-import sys
 import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.noise import embedded_log  # noqa: E402  (needs the repo root on sys.path)
-from ddpui.core.redaction import redact_lines, redact_text  # noqa: E402  # noqa: E402
+from bench.noise import embedded_log  # noqa: E402
+from ddpui.core.redaction import redact_lines, redact_text  # noqa: E402
 from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense  # noqa: E402
 from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
 HARD_LOGS = ROOT / "tests" / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
 HARD_LOG_NOISE = 5_000
