@@ -16,11 +16,11 @@ import sys
 import time
 from dataclasses import dataclass
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 from django.db import connections  # noqa: E402
 from django.db.models import Max  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.failures import add_failed_run, bench_org, deployment, failure_body  # noqa: E402
 from bench.load import closed_loop, table  # noqa: E402
 from bench.processes import (  # noqa: E402

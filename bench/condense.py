@@ -14,22 +14,18 @@ Run from the repository root: ``python bench/condense.py`` (about 2-3 minutes on
 import importlib.util
 import json
 import re
-import sys
 import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.noise import embedded_log  # noqa: E402  (needs the repo root on sys.path)
-from ddpui.core.redaction import redact_lines, redact_text  # noqa: E402  # noqa: E402
+from bench.noise import embedded_log  # noqa: E402
+from ddpui.core.redaction import redact_lines, redact_text  # noqa: E402
 from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense  # noqa: E402
 from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
 HARD_LOGS = ROOT / "tests" / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
 HARD_LOG_NOISE = 5_000
@@ -74,7 +70,7 @@ def numbered(lines: Iterable[tuple[int, str]]) -> str:
 def last_lines_baseline(lines: Iterable[str]) -> list[tuple[int, str]]:
     """The naive "send the last 200 lines" strategy (ANSI-stripped and redacted, to be fair)."""
     tail = deque(enumerate(lines, start=1), maxlen=TAIL_LINES)
-    return list(zip((number for number, _ in tail), redact_lines(ANSI.sub("", text) for _, text in tail)))
+    return list(zip((number for number, _ in tail), redact_lines(ANSI.sub("", text) for _, text in tail), strict=False))
 
 
 def whole_log_baseline(lines: Iterable[str]) -> list[tuple[int, str]]:
@@ -106,7 +102,7 @@ def table(headers: list[str], rows: list[list[object]], text_columns: int) -> st
     out = []
     for position, row in enumerate(cells):
         out.append("  ".join(cell.rjust(width) if position and column >= text_columns else cell.ljust(width)
-                             for column, (cell, width) in enumerate(zip(row, widths))).rstrip())
+                             for column, (cell, width) in enumerate(zip(row, widths, strict=False))).rstrip())
         if position == 0:
             out.append("  ".join("-" * width for width in widths))
     return "\n".join(out)
@@ -179,7 +175,7 @@ def redaction_rows(labels: list[dict], corpus) -> list[str]:
     """Redaction false-positive rate on the shared logs and leak count on the secret corpus."""
     changed = total = 0
     for label in labels:
-        for before, after in zip(label["lines"], redact_lines(label["lines"])):
+        for before, after in zip(label["lines"], redact_lines(label["lines"]), strict=False):
             total += 1
             changed += before != after
     ordinary_changed = sum(redact_text(line) != line for line in corpus.ORDINARY_LINES)

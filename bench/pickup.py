@@ -12,9 +12,9 @@ import random
 import statistics
 import time
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 from django_q.models import Task  # noqa: E402
 
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.load import table  # noqa: E402
 from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
 from ddpui.core.queueing.enqueue import enqueue  # noqa: E402

@@ -17,11 +17,11 @@ import argparse
 import statistics
 from types import SimpleNamespace
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 import httpx  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_q.models import Task  # noqa: E402
 
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.failures import add_failed_run, bench_org, deployment, failure_body  # noqa: E402
 from bench.load import table  # noqa: E402
 from bench.processes import (  # noqa: E402

@@ -8,14 +8,9 @@ median of 7 rounds of 2,000 calls.
 
 import os
 import statistics
-import sys
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
 
 import django  # noqa: E402

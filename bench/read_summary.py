@@ -16,9 +16,9 @@ import os
 import statistics
 import time
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
 import httpx  # noqa: E402
 
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.failures import add_failed_run, bench_org, deployment, failure_body  # noqa: E402
 from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402

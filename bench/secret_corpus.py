@@ -6,7 +6,7 @@ Run from the repository root: ``python -m bench.secret_corpus`` (a few seconds).
    entries left without any marker, and the same for the shapes that once passed through (issue 10);
 2. false positives: lines changed by redaction among the shared failure logs (``tests/fixtures/shared_logs``),
    the corpus's ordinary lines and generated healthy-log noise (``bench/noise.py``), none of which holds a
-   secret; and how fast the noise is redacted (wall and CPU time).
+   secret; how fast the noise is redacted (wall and CPU time), and the slowest hostile 1 MB line.
 """
 
 import json
@@ -21,6 +21,9 @@ from tests.core import secret_corpus
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
 NOISE_LINES_PER_SYSTEM = 100_000
+# Hostile 1 MB lines (the webhook's body limit) built of one repeated piece: the redactor must stay linear.
+HOSTILE_UNITS = ("pass", "password", "credentials", "://=credentials", "x://x:x", "password: x ", "--passpass",
+                 "<password", "a/b+C1")
 
 
 def leak_figures(entries: list[tuple[str, list[str]]]) -> tuple[int, int, int, int]:
@@ -73,6 +76,16 @@ def main() -> None:
     # CPU time as well: other processes on a shared machine stretch the wall time, not the CPU time
     print(f"Speed: {len(noise):,} noise lines redacted in {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU "
           f"({len(noise) / cpu_seconds:,.0f} lines per CPU second)")
+    worst = max(hostile_seconds(unit) for unit in HOSTILE_UNITS)
+    print(f"Worst hostile 1 MB line ({len(HOSTILE_UNITS)} kinds): {worst:.2f} s CPU")
+
+
+def hostile_seconds(unit: str) -> float:
+    """CPU seconds to redact one 1 MB line made of ``unit`` repeated."""
+    text = unit * (1024 * 1024 // len(unit))
+    started = time.process_time()
+    redact_text(text)
+    return time.process_time() - started
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import sys
 import uuid
 from pathlib import Path
 
-import bench_django  # noqa: F401  (first: the repo root on sys.path, Django on the bench database)
-
+from bench import bench_django  # noqa: F401  (before any model import: Django set up on the bench database)
 from bench.load import closed_loop, open_loop, run_wrk, table  # noqa: E402
 from bench.processes import (  # noqa: E402
     WEBHOOK_KEY,

@@ -27,7 +27,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
 # Django reads every setting from the environment once, at set-up: the demo's own choices go in first.
-sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
 os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
 # Without DEBUG the app refuses the default key: a key of the demo's own, shared with the processes it starts.

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 # --dev: the demo drives headless Chromium (selenium) for the summary page's screenshot.
 bash scripts/setup.sh --dev
 export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ddpui_demo}"
-exec .venv/bin/python scripts/demo.py "$@"
+exec .venv/bin/python -m scripts.demo "$@"

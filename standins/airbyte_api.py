@@ -35,7 +35,7 @@ def _parse_iso(value: str, field: str) -> int:
     try:
         parsed = datetime.datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        raise _invalid_input(field, value, "must be an ISO 8601 date-time")
+        raise _invalid_input(field, value, "must be an ISO 8601 date-time") from None
     return _epoch(parsed)
 
 

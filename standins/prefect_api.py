@@ -121,7 +121,7 @@ def _check_uuid(value: str, loc: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise _invalid_request(["path", loc], "Input should be a valid UUID", value, None)
+        raise _invalid_request(["path", loc], "Input should be a valid UUID", value, None) from None
 
 
 def make_state(

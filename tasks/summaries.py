@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from ddpui.core.summaries.pipeline import produce_session, summarize_flow_run
 from ddpui.core.summaries.queue import enqueue_session_summary
-from ddpui.core.webhooks.reconcile import enqueue_missed_failures
 from ddpui.core.summaries.store import due_for_retry, give_up_exhausted, session_lease_seconds
+from ddpui.core.webhooks.reconcile import enqueue_missed_failures
 from ddpui.models import LlmSession
 
 

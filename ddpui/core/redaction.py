@@ -269,7 +269,7 @@ def _is_pass_key(key: str, match: re.Match) -> bool:
 
 _YAML_INDENT = re.compile(r"\s*(?:-\s+)?")
 # A YAML line whose key names a secret: its unquoted value is the rest of the line (spaces, commas and all).
-_YAML_SECRET_LINE = re.compile(r"^(?P<head>\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.\-]*)\s*:\s+)(?P<val>[^\s\"'{\[|>&*!#].*?)\s*$")
+_YAML_SECRET_LINE = re.compile(r"^(?P<head>\s*(?:-\s+)?(?P<key>[A-Za-z_][\w.\-]*)\s*:\s+)(?P<val>[^\s\"'{\[|>&*!#](?:.*\S)?)\s*$")
 
 
 def _yaml_line(match: re.Match) -> str:
@@ -364,7 +364,7 @@ def _base64_blob(match: re.Match) -> str:
 
 
 # A credentials object printed inline: {'credentials': {'auth_type': 'OAuth', 'x': '...'}} as reprs and JSON show it.
-_CREDENTIALS_OBJECT = re.compile(r"""(?i)["']?[\w.\-]*(?:credentials?|keyfile|service_account_info)(?:_json)?["']?\s*[:=]\s*\{""")
+_CREDENTIALS_OBJECT = re.compile(r"""(?i)(?<![\w.\-])["']?[\w.\-]*(?:credentials?|keyfile|service_account_info)(?:_json)?["']?\s*[:=]\s*\{""")
 _OBJECT_SCALAR = re.compile(r"""(?P<sep>[:=]\s*)(?P<val>[bu]?'(?:[^'\\\n]|\\.)*'|[bu]?"(?:[^"\\\n]|\\.)*"|[^\s,{}\[\]'"]+)""")
 _KEPT_SCALARS = frozenset({"none", "null", "true", "false"})
 
@@ -454,7 +454,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(("-us",), re.compile(r"\b[0-9a-f]{32}-us\d{1,2}\b"), _fixed("mailchimp_key")),
     _Rule(("eyj",), re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), _fixed("jwt")),
     _Rule(("",), _BASE64_RUN, _base64_blob),
-    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]*):([^\s'\"<>]+)@"
+    # the password's length is bounded: a long run without "@" is then given up after 200 characters, not its end
+    _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)([^\s/:@'\"<>]{0,200}):([^\s'\"<>]{1,200})@"
                                r"(?=[A-Za-z0-9.\-\[\]%]*(?:[:/?#\s'\"<>,;)]|$))"),
           _url_password),
     _Rule(("://",), re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{1,30}://)[A-Za-z0-9_\-.~%]{20,}@"),
@@ -471,14 +472,15 @@ _RULES: tuple[_Rule, ...] = (
           _auth_header),
     _Rule(("identified", "password"),
           re.compile(r"(?i)(\b(?:identified\s+by|password)\s+)('[^'\n]*'|\"[^\"\n]*\")"), _sql_password),
-    _Rule(("<",), re.compile(rf"(?i)<([\w:.\-]*{_KEY_STEMS}[\w:.\-]*)>([^<\n]+)</\1>"), _xml),
-    _Rule(("--",), re.compile(rf"(?i)(?<!\S)--?([\w\-]*{_KEY_STEMS}[\w\-]*)\s+(?![-\[])([^\s\"']+|\"[^\"]*\"|'[^']*')"),
+    _Rule(("<",), re.compile(rf"(?i)<(?=[\w:.\-]*{_KEY_STEMS})([\w:.\-]*+)>([^<\n]+)</\1>"), _xml),
+    _Rule(("--",), re.compile(rf"(?i)(?<!\S)--?(?=[\w\-]*{_KEY_STEMS})([\w\-]*+)\s+(?![-\[])([^\s\"']+|\"[^\"]*\"|'[^']*')"),
           _flag),
     _Rule(("mysql", "mariadb"), re.compile(r"(?<!\S)(-p)(?![\s-])('[^'\n]*'|\"[^\"\n]*\"|\S+)"), _mysql_password),
     _Rule(("pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "sig"), _YAML_SECRET_LINE, _yaml_line),
     _Rule(("pass", "pwd", "secret", "token", "key", "cred", "auth", "cookie", "sig"),
           re.compile(
-              rf"""(?P<key>(?<![\w.\-])\\?["']?[A-Za-z0-9_.\-]*{_KEY_STEMS}[A-Za-z0-9_.\-]*\\?["']?)"""
+              # the key holds a stem (a lookahead, then one possessive run: a long word is scanned once, not once per stem)
+              rf"""(?P<key>(?<![\w.\-])\\?["']?(?=[A-Za-z0-9_.\-]*{_KEY_STEMS})[A-Za-z0-9_.\-]*+\\?["']?)"""
               r"""(?P<sep>\s*(?::|=>|=)\s*)"""
               r"""(?P<val>(?:[bBrRuU]{1,2}(?=["']))?(?:\\"(?:(?!\\").)*\\"|\\'(?:(?!\\').)*\\'"""
               r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"""
@@ -509,7 +511,7 @@ def _redact_one_line(line: str, lowered: str) -> str:
 
 # A secret key that ends its line, as a config dump or YAML writes it: its value is on the next line(s).
 _KEY_AT_END = re.compile(
-    rf"""(?i)(?:^|[{{,]\s*)\s*(?:-\s+)?["']?(?P<key>[\w.\-]*{_KEY_STEMS}[\w.\-]*)["']?\s*(?::|=)\s*"""
+    rf"""(?i)(?:^|[{{,]\s*)\s*(?:-\s+)?["']?(?P<key>(?=[\w.\-]*{_KEY_STEMS})[\w.\-]*+)["']?\s*(?::|=)\s*"""
     r"""(?P<block>[|>][+-]?)?\s*$"""
 )
 _LOOKS_LIKE_KEY_LINE = re.compile(r"""^\s*(?:-\s+)?["']?[\w.\-]+["']?\s*:""")
@@ -519,7 +521,7 @@ _AUTH_SCHEME_AT_END = re.compile(
     r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(bearer|basic|token|digest|negotiate)\s*$")
 # A URL whose credentials the line's end cuts off: scheme://user, scheme://user: or scheme://user:pass-start.
 _URL_OPEN_AT_END = re.compile(
-    r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s/:@'\"<>]*(?P<colon>:(?P<password>[^\s@'\"<>]*))?$")
+    r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,30}://[^\s/:@'\"<>]{0,200}(?P<colon>:(?P<password>[^\s@'\"<>]{0,200}))?$")
 _URL_REST_OF_PASSWORD = re.compile(r"^(\s*)([^\s@'\"<>]+)@")
 _URL_REST_OF_USER = re.compile(r"^(\s*[^\s/:@'\"<>]*:)([^\s'\"<>]+)@")
 _BASE64_LINE = re.compile(r"\s*[A-Za-z0-9+/_\-]{4,}={0,2}\s*")

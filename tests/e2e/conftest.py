@@ -38,10 +38,11 @@ running_stacks: list[DalgoStack] = []
 timing_lines: list[str] = []
 
 
-def register_alias(url: str) -> None:
-    """Make `url` reachable from this process's ORM as `.using(ALIAS)`."""
-    configured = connections.configure_settings({"default": {}, ALIAS: dj_database_url.parse(url, conn_max_age=0)})
-    connections.settings[ALIAS] = configured[ALIAS]
+def register_alias(url: str, alias: str = ALIAS) -> None:
+    """Make `url` reachable from this process's ORM as `.using(alias)` (one alias per stack: tests/contract runs
+    its own stack in the same session)."""
+    configured = connections.configure_settings({"default": {}, alias: dj_database_url.parse(url, conn_max_age=0)})
+    connections.settings[alias] = configured[alias]
 
 
 @pytest.fixture(autouse=True)

@@ -122,9 +122,9 @@ def test_flow_run_filters_sort_and_paging(prefect_standin):
     now = datetime.datetime.now(datetime.timezone.utc)
     deployment_id = str(uuid.uuid4())
     parent_task_id = str(uuid.uuid4())
-    old = prefect_standin.add_flow_run(name="old", deployment_id=deployment_id, end_time=now - datetime.timedelta(days=2), start_time=now - datetime.timedelta(days=2, minutes=5))
-    new = prefect_standin.add_flow_run(name="new", deployment_id=deployment_id)
-    done = prefect_standin.add_flow_run(name="done", state_type="COMPLETED", deployment_id=deployment_id)
+    prefect_standin.add_flow_run(name="old", deployment_id=deployment_id, end_time=now - datetime.timedelta(days=2), start_time=now - datetime.timedelta(days=2, minutes=5))
+    prefect_standin.add_flow_run(name="new", deployment_id=deployment_id)
+    prefect_standin.add_flow_run(name="done", state_type="COMPLETED", deployment_id=deployment_id)
     child = prefect_standin.add_flow_run(name="child", parent_task_run_id=parent_task_id)
     with SyncPrefectClient(prefect_standin.api_url) as client:
         failed_recent = client.read_flow_runs(
