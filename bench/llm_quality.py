@@ -93,13 +93,13 @@ def opted_in_org() -> Org:
     return org
 
 
-def run(base_url: str, model: str, count: int | None, with_tokens: bool) -> None:
+def run(base_url: str, model: str, count: int | None, with_tokens: bool, only: str = "") -> None:
     """Summarize each shared log with the model and offline; print the quality table (and the token table)."""
     settings.OPENAI_API_KEY = "sk-local-bench"
     settings.OPENAI_BASE_URL = base_url
     settings.LLM_MODEL = model
     settings.LLM_TIMEOUT_SECONDS = BENCH_LLM_TIMEOUT_SECONDS
-    labels = load_labels()[:count]
+    labels = [label for label in load_labels() if only in label["file"]][:count]
     org = opted_in_org()
     rows, token_rows = [], []
     totals = {"model_evidence": 0, "offline_evidence": 0, "model_category": 0, "offline_category": 0,
@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--base-url", help="a running OpenAI-compatible server (its /v1 URL)")
     parser.add_argument("--model-name", default="", help="the model name to ask a running server for")
     parser.add_argument("--logs", type=int, default=None, help="only the first N shared logs")
+    parser.add_argument("--only", default="", help="only the shared logs whose file name contains this")
     parser.add_argument("--tokens", action="store_true", help="also compare the token estimate with real counts")
     parser.add_argument("--token-fixture", action="store_true", help="only print the real token counts as JSON")
     args = parser.parse_args()
@@ -170,7 +171,7 @@ def main() -> None:
         if args.token_fixture:
             print(json.dumps(token_fixture(base_url, model), indent=1))
         else:
-            run(base_url, model, args.logs, args.tokens)
+            run(base_url, model, args.logs, args.tokens, args.only)
     finally:
         stack.stop_all()
 

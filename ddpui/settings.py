@@ -202,9 +202,10 @@ LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 45)
 # "json_schema" asks for structured output; servers that reject it are retried with "json_object", then plain.
 LLM_RESPONSE_FORMAT = env_str("LLM_RESPONSE_FORMAT", "json_schema")
-# The answer's token cap: a summary is ~300 tokens; without a cap a small model once generated 3,770 tokens
-# until its context filled. An answer cut at the cap is treated as malformed (offline summary, no retry).
-LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 700)
+# The answer's token cap: a summary is ~300 tokens and the schema's bounds allow about 1,000; without a cap a
+# small model once generated 3,770 tokens until its context filled. An answer cut at the cap is treated as
+# malformed (offline summary, no retry).
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 1200)
 SUMMARY_TOKEN_BUDGET = env_int("SUMMARY_TOKEN_BUDGET", 3000)
 SUMMARY_MAX_ATTEMPTS = env_int("SUMMARY_MAX_ATTEMPTS", 5)
 SUMMARY_RETRY_BASE_SECONDS = env_int("SUMMARY_RETRY_BASE_SECONDS", 60)

@@ -5,7 +5,9 @@ with confidence 0.9-1.0. What we store must never be worse than the offline summ
 
 - each quote is looked up in the excerpt by its text; a quote found is stored with its real line number and our
   (redacted) text of that line, a quote not found is dropped;
-- when the model cites none of the excerpt's top root-cause lines, those lines are stored as evidence first;
+- the offline summary's evidence (the excerpt's top root-cause lines) is always kept: the root-cause lines the
+  model cited come first, then the ones it did not cite, then its other quotes (so when it cites none of them,
+  they lead);
 - when the offline rules categorize the failure clearly (a rule matched the root-cause lines themselves) and the
   model disagrees, the rules' category is stored, the model's is kept beside it, and the model's confidence is
   capped;
@@ -92,26 +94,37 @@ def ground_evidence(cited: list[dict[str, Any]], excerpt: Excerpt) -> tuple[list
     return grounded, found, moved, dropped
 
 
-def top_key_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
-    """The excerpt's top-ranked root-cause lines as evidence."""
-    return [{"line": number, "text": text} for number, text in excerpt.key_lines[:TOP_KEY_LINES]]
+def key_line_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
+    """The excerpt's top-ranked root-cause lines as evidence: what the offline summary stores."""
+    return [{"line": number, "text": text} for number, text in excerpt.key_lines[:MAX_EVIDENCE_LINES]]
+
+
+def merged_evidence(quotes: list[dict[str, Any]], key_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model's grounded quotes with the offline evidence kept: cited root-cause lines, then the uncited ones,
+    then the model's other quotes. Capped where the offline evidence is, so it is never pushed out."""
+    key_numbers = {item["line"] for item in key_lines}
+    cited = [item for item in quotes if item["line"] in key_numbers]
+    cited_numbers = {item["line"] for item in cited}
+    uncited = [item for item in key_lines if item["line"] not in cited_numbers]
+    others = [item for item in quotes if item["line"] not in key_numbers]
+    return (cited + uncited + others)[:max(MAX_EVIDENCE_LINES, len(key_lines))]
 
 
 def ground_answer(parsed: dict[str, Any], excerpt: Excerpt, rules: Category) -> Grounding:
     """Ground a parsed model answer in `excerpt`, against the offline rules' verdict `rules` on it."""
     evidence, found, moved, dropped = ground_evidence(parsed.get("evidence") or [], excerpt)
-    top = top_key_evidence(excerpt)
-    top_numbers = {item["line"] for item in top}
+    key_lines = key_line_evidence(excerpt)
+    top_numbers = {item["line"] for item in key_lines[:TOP_KEY_LINES]}
     cites_top = any(item["line"] in top_numbers for item in evidence)
     notes = []
     if moved:
         notes.append(f"{moved} quote(s) moved to the line that holds them")
     if dropped:
         notes.append(f"{dropped} quote(s) not in the excerpt dropped")
-    top_added = bool(top) and not cites_top
+    top_added = bool(top_numbers) and not cites_top
     if top_added:
         notes.append("the model cited none of the top root-cause lines: they were added")
-        evidence = top + [item for item in evidence if item["line"] not in top_numbers]
+    evidence = merged_evidence(evidence, key_lines)
     category, confidence = parsed.get("category") or "other", parsed.get("confidence")
     model_category = ""
     if rules.clear and rules.category != category:
@@ -119,11 +132,11 @@ def ground_answer(parsed: dict[str, Any], excerpt: Excerpt, rules: Category) -> 
         model_category, category = category, rules.category
         confidence = min(confidence, DISPUTED_CONFIDENCE_CAP) if confidence is not None else None
     return Grounding(
-        evidence=evidence[:MAX_EVIDENCE_LINES],
+        evidence=evidence,
         category=category,
         model_category=model_category,
         confidence=confidence,
-        grounded=found > 0 and not dropped and (cites_top or not top),
+        grounded=found > 0 and not dropped and (cites_top or not top_numbers),
         quotes_found=found,
         quotes_moved=moved,
         quotes_dropped=dropped,

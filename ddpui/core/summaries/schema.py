@@ -8,21 +8,31 @@ from ddpui.models.vocabulary import SummaryCategory
 
 CATEGORIES = tuple(SummaryCategory.values)
 
+# Lengths and counts are bounded in the schema itself: a server that turns the schema into a grammar (llama.cpp)
+# then cannot let a small model loop inside one string or list until its output cap cuts the answer (seen with
+# Qwen2.5-Coder 0.5B: an answer cut at 700 tokens). The bounds sit above what the prompt asks for, and the
+# longest answer they allow (about 1,000 tokens) fits LLM_MAX_OUTPUT_TOKENS.
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "title": {"type": "string", "description": "One line: what failed, in plain words."},
-        "summary": {"type": "string", "description": "2-4 sentences for a non-engineer."},
-        "root_cause": {"type": "string", "description": "The underlying cause, one or two sentences."},
+        "title": {"type": "string", "maxLength": 150, "description": "One line: what failed, in plain words."},
+        "summary": {"type": "string", "maxLength": 700, "description": "2-4 sentences for a non-engineer."},
+        "root_cause": {
+            "type": "string", "maxLength": 400, "description": "The underlying cause, one or two sentences.",
+        },
         "category": {"type": "string", "enum": list(CATEGORIES)},
-        "fix_steps": {"type": "array", "items": {"type": "string"}, "description": "Ordered steps to fix it."},
+        "fix_steps": {
+            "type": "array", "minItems": 1, "maxItems": 5, "items": {"type": "string", "maxLength": 200},
+            "description": "Ordered steps to fix it.",
+        },
         "evidence": {
             "type": "array",
+            "maxItems": 5,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {"line": {"type": "integer"}, "text": {"type": "string"}},
+                "properties": {"line": {"type": "integer"}, "text": {"type": "string", "maxLength": 300}},
                 "required": ["line", "text"],
             },
             "description": "The log lines (by their number in the excerpt) that show the cause.",

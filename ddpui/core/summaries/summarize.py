@@ -19,7 +19,7 @@ from ddpui.core.org_settings.preferences import llm_refusal
 from ddpui.core.summaries.categorize import Category, categorize
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.fingerprint import strip_log_prefix
-from ddpui.core.summaries.grounding import MAX_EVIDENCE_LINES, ground_answer
+from ddpui.core.summaries.grounding import ground_answer, key_line_evidence
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
 from ddpui.models import Org
@@ -55,11 +55,6 @@ class SummaryResult:
     grounded: bool | None = None
     model_category: str = ""
     response_format: str = ""
-
-
-def key_line_evidence(excerpt: Excerpt) -> list[dict[str, Any]]:
-    """The excerpt's top-ranked root-cause lines as evidence."""
-    return [{"line": number, "text": text} for number, text in excerpt.key_lines[:MAX_EVIDENCE_LINES]]
 
 
 def rules_verdict(excerpt: Excerpt, failed_step: dict[str, Any]) -> Category:

@@ -46,9 +46,20 @@ def test_the_right_quote_under_the_wrong_number_is_stored_under_the_number_that_
                                 {"line": 1, "text": f"{ERROR_LINE} | {LOG[ERROR_LINE - 1]}"}]))
     result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
     assert result.provider == "openai"
-    assert result.evidence == [{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]},
-                               {"line": ERROR_LINE, "text": LOG[ERROR_LINE - 1]}]
+    assert result.evidence[:2] == [{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]},
+                                   {"line": ERROR_LINE, "text": LOG[ERROR_LINE - 1]}]
     assert result.grounded is True
+
+
+def test_the_offline_summarys_evidence_is_always_kept_beside_the_models_quotes(org, excerpt, llm_api):
+    # A model citing one root-cause line (and a warning) must not store less than the offline summary does.
+    offline = offline_summary(excerpt, STEP, "Failed")
+    llm_api.add_content(answer([{"line": COLUMN_LINE, "text": LOG[COLUMN_LINE - 1]},
+                                {"line": WARNING_LINE, "text": LOG[WARNING_LINE - 1]}]))
+    result = summarize_logs(org=org, excerpt=excerpt, failed_step=STEP)
+    stored = [item["line"] for item in result.evidence]
+    assert {item["line"] for item in offline.evidence} <= set(stored)
+    assert stored[0] == COLUMN_LINE and stored[-1] == WARNING_LINE, "cited root cause first, other quotes last"
 
 
 def test_invented_quotes_are_dropped_and_the_top_root_cause_lines_are_stored(org, excerpt, llm_api):
