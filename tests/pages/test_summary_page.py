@@ -45,6 +45,8 @@ def test_the_page_needs_a_member_of_the_org(org, manager, other_org_token):
     stranger = add_org_user(org_slug=baker.make(Org, slug="ngo-stranger").slug, email="s@x.test", role="super-admin")
     client.cookies["access_token"] = issue_pair(stranger.user)[0]
     assert client.get(f"/summaries/{session.public_id}/").status_code == 404
+    stranger_run = client.get(f"/summaries/run/{session.flow_run_id}/")
+    assert stranger_run.status_code == 404 and str(session.public_id).encode() not in stranger_run.content
     assert client.get("/summaries/not-an-id/").status_code == 404
     client.cookies["access_token"] = issue_pair(manager.user)[0]
     page = client.get(f"/summaries/{session.public_id}/")
