@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Any
 
-from ninja import Schema
+from ninja import ModelSchema, Schema
 
-from ddpui.core.summaries.public import public_error, public_text, public_value
-from ddpui.models import LlmSession
+from ddpui.core.summaries.public import public_error, public_value
+from ddpui.models import STRUCTURED_SUMMARY_FIELDS, LlmSession
 
 
 class EvidenceLine(Schema):
@@ -16,32 +16,25 @@ class EvidenceLine(Schema):
     text: str
 
 
-class SummaryOut(Schema):
-    """A stored failure summary, or its pending/failed status."""
+class SummaryOut(ModelSchema):
+    """A stored failure summary, or its pending/failed status: the structured summary's fields (taken from the
+    model, STRUCTURED_SUMMARY_FIELDS) and where it belongs."""
 
     id: str
     flow_run_id: str
     status: str
     failed_step: dict[str, Any]
-    title: str
-    summary: str
-    root_cause: str
-    category: str
     fix_steps: list[str]
     evidence: list[EvidenceLine]
-    is_transient: bool | None
-    confidence: float | None
-    provider: str
-    model: str
-    prompt_version: str
-    tokens_in: int | None
-    tokens_out: int | None
-    latency_ms: int | None
     fingerprint: str
     reused_from: dict[str, Any] | None
     error: str | None
     created_at: datetime
     updated_at: datetime
+
+    class Meta:
+        model = LlmSession
+        fields = list(STRUCTURED_SUMMARY_FIELDS)
 
 
 class PendingOut(Schema):
@@ -73,25 +66,14 @@ def reused_from_info(session: LlmSession) -> dict[str, Any] | None:
 
 def summary_out(session: LlmSession) -> dict[str, Any]:
     """A session as SummaryOut data: no traceback, server path or internal address in any of its text."""
+    shown = {name: public_value(getattr(session, name)) for name in STRUCTURED_SUMMARY_FIELDS}
+    shown["evidence"] = [line for line in shown["evidence"] if isinstance(line, dict) and line.get("text")]
     return {
+        **shown,
         "id": str(session.public_id),
         "flow_run_id": session.flow_run_id,
         "status": session.status,
         "failed_step": public_value(session.failed_step),
-        "title": public_text(session.title),
-        "summary": public_text(session.summary),
-        "root_cause": public_text(session.root_cause),
-        "category": session.category,
-        "fix_steps": public_value(session.fix_steps),
-        "evidence": [line for line in public_value(session.evidence) if isinstance(line, dict) and line.get("text")],
-        "is_transient": session.is_transient,
-        "confidence": session.confidence,
-        "provider": session.provider,
-        "model": session.model,
-        "prompt_version": session.prompt_version,
-        "tokens_in": session.tokens_in,
-        "tokens_out": session.tokens_out,
-        "latency_ms": session.latency_ms,
         "fingerprint": session.fingerprint,
         "reused_from": reused_from_info(session),
         "error": public_error(session.last_error),

@@ -3,7 +3,14 @@
 from ddpui.models.airbyte import AirbyteJob
 from ddpui.models.auth import AuthFailureWindow, RevokedToken
 from ddpui.models.flow_runs import Notification, NotificationStatus, PrefectFlowRun
-from ddpui.models.llm import SESSION_STATUS_BY_STATUS, LlmSession, SummaryRegeneration, SummaryStatus
+from ddpui.models.llm import (
+    SESSION_STATUS_BY_STATUS,
+    STRUCTURED_SUMMARY_FIELDS,
+    LlmSession,
+    StructuredSummary,
+    SummaryRegeneration,
+    SummaryStatus,
+)
 from ddpui.models.notices import BudgetNotice, Channel, DeliveryStatus, FailureDelivery, SummaryFeedback
 from ddpui.models.org import (
     MANAGER_ROLES,
@@ -35,6 +42,8 @@ __all__ = [
     "DeliveryStatus",
     "FailureDelivery",
     "LlmSession",
+    "STRUCTURED_SUMMARY_FIELDS",
+    "StructuredSummary",
     "MANAGER_ROLES",
     "Notification",
     "NotificationStatus",

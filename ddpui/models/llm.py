@@ -25,7 +25,52 @@ SESSION_STATUS_BY_STATUS = {
 }
 
 
-class LlmSession(RetriedWork):
+class StructuredSummary(models.Model):
+    """The structured summary and how it was made: the ONE list of these fields.
+
+    SummaryResult (what summarize_logs returns), the fields a summary stores or copies on reuse, and the read
+    API's answer and its builder all take their field names from here (STRUCTURED_SUMMARY_FIELDS).
+    """
+
+    # What users read.
+    title = models.CharField(max_length=300, blank=True, default="")
+    summary = models.TextField(blank=True, default="")
+    root_cause = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=32, blank=True, default="")
+    fix_steps = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
+    is_transient = models.BooleanField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    grounded = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
+        "them. Empty for offline summaries.",
+    )
+    model_category = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
+    )
+
+    # How it was made.
+    provider = models.CharField(max_length=32, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    prompt_version = models.CharField(max_length=20, blank=True, default="")
+    tokens_in = models.IntegerField(null=True, blank=True)
+    tokens_out = models.IntegerField(null=True, blank=True)
+    latency_ms = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+# Every field of a structured summary, in declaration order.
+STRUCTURED_SUMMARY_FIELDS = tuple(field.name for field in StructuredSummary._meta.fields)
+
+
+class LlmSession(RetriedWork, StructuredSummary):
     """The summary of one failed step of one flow run (or of one Airbyte job attempt asked for on demand).
 
     Unique per (org, flow_run_id, step_key): duplicate notifications and concurrent workers cannot make two.
@@ -63,36 +108,7 @@ class LlmSession(RetriedWork):
     )
     status = models.CharField(max_length=20, choices=SummaryStatus.choices, default=SummaryStatus.PENDING)
 
-    # The structured summary (what users read).
     failed_step = models.JSONField(default=dict, blank=True)
-    title = models.CharField(max_length=300, blank=True, default="")
-    summary = models.TextField(blank=True, default="")
-    root_cause = models.TextField(blank=True, default="")
-    category = models.CharField(max_length=32, blank=True, default="")
-    fix_steps = models.JSONField(default=list, blank=True)
-    evidence = models.JSONField(default=list, blank=True, help_text="Redacted [{line, text}] excerpts.")
-    is_transient = models.BooleanField(null=True, blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    grounded = models.BooleanField(
-        null=True,
-        blank=True,
-        help_text="Model summaries: every quoted line was found in the excerpt and a top root-cause line was among "
-        "them. Empty for offline summaries.",
-    )
-    model_category = models.CharField(
-        max_length=32,
-        blank=True,
-        default="",
-        help_text="The model's category when the offline rules clearly disagreed and theirs was stored instead.",
-    )
-
-    # How it was made.
-    provider = models.CharField(max_length=32, blank=True, default="")
-    model = models.CharField(max_length=100, blank=True, default="")
-    prompt_version = models.CharField(max_length=20, blank=True, default="")
-    tokens_in = models.IntegerField(null=True, blank=True)
-    tokens_out = models.IntegerField(null=True, blank=True)
-    latency_ms = models.IntegerField(null=True, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, default="", db_index=True)
     reused_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     offline_reason = models.CharField(

@@ -40,8 +40,9 @@ SUMMARY_SCHEMA: dict[str, Any] = {
         "is_transient": {"type": "boolean", "description": "Would simply re-running likely succeed?"},
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
     },
-    "required": ["title", "summary", "root_cause", "category", "fix_steps", "evidence", "is_transient", "confidence"],
 }
+# Every property is required; each is a field of StructuredSummary (a test holds them to it).
+SUMMARY_SCHEMA["required"] = list(SUMMARY_SCHEMA["properties"])
 
 FENCED = re.compile(r"```(?:json)?\s*(\{.*\})\s*```", re.DOTALL)
 LIMITS = {"title": 300, "summary": 4000, "root_cause": 2000}

@@ -12,27 +12,8 @@ from ddpui.core.redaction import redact_text, redact_value
 from ddpui.core.summaries.condense import Excerpt
 from ddpui.core.summaries.public import dalgo_result
 from ddpui.core.summaries.summarize import SummaryResult
-from ddpui.models import LlmSession, Org, OrgUser, SummaryStatus
+from ddpui.models import STRUCTURED_SUMMARY_FIELDS, LlmSession, Org, OrgUser, SummaryStatus
 from ddpui.models.vocabulary import SummaryTrigger
-
-SUMMARY_FIELDS = (
-    "title",
-    "summary",
-    "root_cause",
-    "category",
-    "fix_steps",
-    "evidence",
-    "is_transient",
-    "confidence",
-    "grounded",
-    "model_category",
-    "provider",
-    "model",
-    "prompt_version",
-    "tokens_in",
-    "tokens_out",
-    "latency_ms",
-)
 
 
 def session_lease_seconds() -> float:
@@ -142,7 +123,7 @@ def save_summary(
 ) -> LlmSession:
     """Store a summary as ready. Every text field of the answer is redacted (evidence and steps included):
     a model may echo what it should not, or what a log line told it to."""
-    for name in SUMMARY_FIELDS:
+    for name in STRUCTURED_SUMMARY_FIELDS:
         setattr(session, name, redact_value(getattr(result, name)))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = fingerprint
@@ -171,7 +152,7 @@ def save_reuse(
     session: LlmSession, *, source: LlmSession, excerpt: Excerpt, failed_step: dict[str, Any], timings: dict[str, int]
 ) -> LlmSession:
     """Store a recurring failure as a copy of an earlier ready summary, with no model call."""
-    for name in SUMMARY_FIELDS:
+    for name in STRUCTURED_SUMMARY_FIELDS:
         setattr(session, name, getattr(source, name))
     set_ready(session, failed_step=failed_step, excerpt=excerpt, timings=timings)
     session.fingerprint = source.fingerprint

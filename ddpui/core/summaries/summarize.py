@@ -8,7 +8,8 @@ returns the offline summary with `offline_reason` set: the gate is here, right b
 (automatic, on demand, regenerate, retries) passes it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from django.conf import settings
@@ -22,38 +23,29 @@ from ddpui.core.summaries.fingerprint import strip_log_prefix
 from ddpui.core.summaries.grounding import ground_answer, key_line_evidence
 from ddpui.core.summaries.prompt import PROMPT_VERSION, build_messages
 from ddpui.core.summaries.schema import SUMMARY_SCHEMA, SummaryFormatError, parse_summary
-from ddpui.models import Org
+from ddpui.models import Org, StructuredSummary
 
 OFFLINE_PROMPT_VERSION = "offline-v1"
 
 
-@dataclass
-class SummaryResult:
-    """A structured summary and how it was made."""
+# One attribute per field of StructuredSummary (ddpui/models/llm.py), defaulting like its column: the summary's
+# fields are listed once, on the model.
+StructuredSummaryValues = make_dataclass(
+    "StructuredSummaryValues",
+    [(field.name, Any, dataclass_field(default_factory=field.get_default)) for field in StructuredSummary._meta.fields],
+)
 
-    title: str
-    summary: str
-    root_cause: str
-    category: str
-    fix_steps: list[str]
-    evidence: list[dict[str, Any]]
-    is_transient: bool | None
-    confidence: float | None
-    provider: str
-    model: str = ""
-    prompt_version: str = ""
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    latency_ms: int | None = None
+
+@dataclass
+class SummaryResult(StructuredSummaryValues):
+    """A structured summary (StructuredSummary's fields) and how the call that made it went."""
+
     prompt: str = ""
     llm_error: str | None = None
     llm_error_transient: bool = False
     retry_after: float | None = None
     offline_reason: str = ""
-    # Model summaries only: did its evidence hold up, the model's category when the rules' clear one replaced
-    # it, and the response format the server honoured.
-    grounded: bool | None = None
-    model_category: str = ""
+    # The response format the server honoured (json_schema, json_object or none): for the quality bench.
     response_format: str = ""
 
 
