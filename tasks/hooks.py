@@ -5,8 +5,7 @@ import logging
 from django_q.models import Task
 
 from ddpui.core.summaries.queue import PRODUCE_SESSION_TASK, SUMMARIZE_FLOW_RUN_TASK
-from ddpui.core.summaries.store import mark_failed_by_hook
-from ddpui.models import LlmSession, SummaryStatus
+from ddpui.core.summaries.store import mark_failed_by_hook, pending_session_ids
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +20,5 @@ def on_task_failure(task: Task) -> None:
         regenerate = bool((task.kwargs or {}).get("regenerate"))
         mark_failed_by_hook(int(args[0]), str(task.result), regenerate=regenerate)
     elif task.func == SUMMARIZE_FLOW_RUN_TASK and args:
-        for session_id in LlmSession.objects.filter(
-            flow_run_id=str(args[0]), status=SummaryStatus.PENDING
-        ).values_list("pk", flat=True):
+        for session_id in pending_session_ids(str(args[0])):
             mark_failed_by_hook(session_id, str(task.result))

@@ -7,6 +7,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 from prefect.client.schemas.objects import FlowRun
 
+from ddpui.clients import prefect
 from ddpui.models import Notification, Org
 from ddpui.models.vocabulary import PrefectState
 
@@ -99,6 +100,11 @@ def flow_run_info_from_prefect(flow_run: FlowRun) -> FlowRunInfo:
         run_count=flow_run.run_count or 1,
         parameters=flow_run.parameters or {},
     )
+
+
+def read_flow_run_from_prefect(flow_run_id: str) -> FlowRunInfo:
+    """The flow run, read from Prefect (raises the client's PrefectError / FlowRunNotFound)."""
+    return flow_run_info_from_prefect(prefect.read_flow_run(flow_run_id))
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -24,6 +24,11 @@ class RetriedWorkQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(next_attempt_at__lte=now).unleased(now)
 
+    def postpone(self, until: datetime) -> int:
+        """Move these rows' next try to `until` (a sweep that just queued them, past the try's lease): the next
+        sweep queues them again only if this try is lost."""
+        return self.update(next_attempt_at=until)
+
 
 class RetriedWork(models.Model):
     """Attempts, next attempt, lease: the state a row needs to be retried with backoff and claimed race-safely."""

@@ -12,7 +12,7 @@
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -240,8 +240,9 @@ def airbyte_job_evidence(job: AirbyteJob, attempt_number: int | None = None) -> 
     return evidence, number
 
 
-def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
-    """The Airbyte job of this step's connection in this run; Prefect's logs if no such job exists."""
+def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> tuple[FailedStep, Evidence]:
+    """The Airbyte job of this step's connection in this run (and the step naming that job and attempt);
+    Prefect's logs if no such job exists."""
     window_start = step.start_time or root.start_time or root.expected_start_time or timezone.now()
     window_end = step.end_time or root.end_time or timezone.now()
     job = job_of_this_run(step.connection_id, window_start, window_end)
@@ -252,24 +253,26 @@ def airbyte_step_evidence(step: FailedStep, root: FlowRunInfo) -> Evidence:
     if job is None:
         evidence = prefect_evidence(step, root)
         evidence.notes.append(f"No Airbyte job of connection {step.connection_id} was found within this run.")
-        return evidence
+        return step, evidence
     evidence, attempt_number = airbyte_job_evidence(job)
-    step.airbyte_job_id, step.attempt = job.job_id, attempt_number
     evidence.structured.extend(state_facts(step, root))
-    return evidence
+    return replace(step, airbyte_job_id=job.job_id, attempt=attempt_number), evidence
 
 
-def requested_job_evidence(step: FailedStep) -> Evidence:
-    """An Airbyte job attempt asked for by id (on demand): from our table, else fetched from Airbyte once."""
+def requested_job_evidence(step: FailedStep) -> tuple[FailedStep, Evidence]:
+    """An Airbyte job attempt asked for by id (on demand): from our table, else fetched from Airbyte once; and
+    the step naming the attempt read."""
     job = AirbyteJob.objects.filter(job_id=step.airbyte_job_id).first() or fetch_and_store_job(step.airbyte_job_id)
-    evidence, step.attempt = airbyte_job_evidence(job, step.attempt)
-    return evidence
+    evidence, attempt_number = airbyte_job_evidence(job, step.attempt)
+    return replace(step, attempt=attempt_number), evidence
 
 
-def gather_evidence(step: FailedStep, root: FlowRunInfo | None) -> Evidence:
-    """The evidence of the failed step only (see the module docstring). `root` is None for a job asked by id."""
+def gather_evidence(step: FailedStep, root: FlowRunInfo | None) -> tuple[FailedStep, Evidence]:
+    """The evidence of the failed step only (see the module docstring), and the step as that evidence completed
+    it (the Airbyte job and attempt it came from); the step given is not changed. `root` is None for a job
+    asked by id."""
     if root is None:
         return requested_job_evidence(step)
     if step.kind == StepKind.AIRBYTE and step.connection_id:
         return airbyte_step_evidence(step, root)
-    return prefect_evidence(step, root)
+    return step, prefect_evidence(step, root)

@@ -9,14 +9,15 @@ run) are kept on the step: Dalgo's UI names a step by whichever of them the user
 """
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from prefect.client.schemas.objects import StateType, TaskRun
 
 from ddpui.clients import prefect
-from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, DBT_TEST_FAILED, FlowRunInfo, flow_run_info_from_prefect
+from ddpui.core.flow_runs import AIRBYTE_TASK_SLUGS, DBT_TEST_FAILED, FlowRunInfo, read_flow_run_from_prefect
 from ddpui.core.redaction import redact_value
 from ddpui.models.vocabulary import StepKind
 
@@ -72,6 +73,16 @@ class FailedStep:
         for name in ("start_time", "end_time"):
             data[name] = data[name].isoformat() if data[name] else None
         return redact_value(data)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FailedStep":
+        """The step a stored `failed_step` object (as_json's output) describes; unknown keys are ignored."""
+        values = {item.name: data[item.name] for item in fields(cls) if item.name in data}
+        for name in ("start_time", "end_time"):
+            value = values.get(name)
+            values[name] = parse_datetime(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
+        values.setdefault("path", [])
+        return cls(**values)
 
 
 def current_attempt_task_runs(flow_run: FlowRunInfo) -> list[TaskRun]:
@@ -190,7 +201,7 @@ def descend(
     child_id = child_flow_run_id(failed)
     label = failed.name or failed.task_key or str(failed.id)
     if child_id and depth < MAX_SUBFLOW_DEPTH:
-        child = flow_run_info_from_prefect(prefect.read_flow_run(child_id))
+        child = read_flow_run_from_prefect(child_id)
         step, parameters = descend(
             child, [*path, label], depth + 1, [*node_ids, str(failed.id), child_id], dbt_tests=dbt_tests
         )
@@ -237,7 +248,7 @@ def find_node(
             step = step_from_task_run(run, FlowRunInfo(id=flow_run_id), path)
             step.node_ids = [*node_ids, str(run.id)]
             return step
-        child = flow_run_info_from_prefect(prefect.read_flow_run(child_id))
+        child = read_flow_run_from_prefect(child_id)
         step = step_from_flow_run(child, [*path, run.name or ""])
         # One row per subflow, whichever of its two ids was clicked: the step is keyed by the subflow run.
         step.task_run_id = child_id

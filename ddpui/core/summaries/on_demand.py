@@ -18,8 +18,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ddpui.clients import prefect
-from ddpui.core.flow_runs import flow_run_info_from_prefect, org_of
+from ddpui.core.flow_runs import org_of, read_flow_run_from_prefect
 from ddpui.core.summaries.locate import locate_failed_step, step_for_task_run
 from ddpui.core.summaries.queue import enqueue_session_summary
 from ddpui.core.summaries.store import session_for_step
@@ -182,7 +181,7 @@ def answer(session: LlmSession, *, orguser: OrgUser | None, regenerate: bool) ->
 def new_flow_run_session(*, org: Org, orguser: OrgUser, flow_run_id: str, task_id: str | None) -> LlmSession:
     """The first request about this run (or node): Prefect says whose run it is, which step failed and
     whether the node is one of the run's. A node on the failed path gets the failure summary's row."""
-    root = flow_run_info_from_prefect(prefect.read_flow_run(flow_run_id))
+    root = read_flow_run_from_prefect(flow_run_id)
     if org_of(root) != org:
         raise NotInOrg(flow_run_id)
     failed = locate_failed_step(root) if not task_id or root.needs_summary else None

@@ -8,17 +8,13 @@ Every path ends in `produce`, which claims the row, so duplicate enqueues make o
 
 import logging
 import time
-from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.dateparse import parse_datetime
 
-from ddpui.clients import prefect
 from ddpui.clients.airbyte import AirbyteError
 from ddpui.clients.prefect import PrefectError
-from ddpui.core.flow_runs import FlowRunInfo, flow_run_info_from_prefect, org_of
+from ddpui.core.flow_runs import FlowRunInfo, org_of, read_flow_run_from_prefect
 from ddpui.core.notify.deliveries import summary_stored
 from ddpui.core.queueing.leases import release
 from ddpui.core.summaries.condense import Excerpt, condense
@@ -33,6 +29,7 @@ from ddpui.core.summaries.store import (
     record_failure,
     save_reuse,
     save_summary,
+    save_timings,
     session_for_step,
 )
 from ddpui.core.summaries.summarize import summarize_logs
@@ -53,22 +50,21 @@ class Stopwatch:
         self.timings: dict[str, int] = {}
         self.started = time.monotonic()
 
-    def lap(self, stage: str) -> None:
-        """Record the time since the previous lap under `stage`."""
+    def lap(self, stage: str, *, waited_ms: int | None = None) -> None:
+        """Record the time since the previous lap under `stage`; `waited_ms` of it, spent waiting (for logs to
+        arrive), goes under `wait_for_logs` instead."""
         now = time.monotonic()
-        self.timings[stage] = self.timings.get(stage, 0) + int((now - self.started) * 1000)
+        spent = int((now - self.started) * 1000)
+        self.timings[stage] = self.timings.get(stage, 0) + spent - (waited_ms or 0)
+        if waited_ms is not None:
+            self.timings["wait_for_logs"] = self.timings.get("wait_for_logs", 0) + waited_ms
         self.started = now
-
-
-def read_root(flow_run_id: str) -> FlowRunInfo:
-    """The flow run from Prefect."""
-    return flow_run_info_from_prefect(prefect.read_flow_run(flow_run_id))
 
 
 def summarize_flow_run(flow_run_id: str, *, regenerate: bool = False) -> LlmSession | None:
     """Summarize the failed step of a flow run (the automatic path). None if the run names no known org."""
     clock = Stopwatch()
-    root = read_root(flow_run_id)
+    root = read_flow_run_from_prefect(flow_run_id)
     org = org_of(root)
     if org is None:
         logger.warning("flow run %s names no known org: no summary", flow_run_id)
@@ -79,30 +75,18 @@ def summarize_flow_run(flow_run_id: str, *, regenerate: bool = False) -> LlmSess
     return produce(session, step=step, root=root, regenerate=regenerate, clock=clock)
 
 
-def step_from_json(data: dict[str, Any]) -> FailedStep:
-    """Rebuild a FailedStep from a stored `failed_step` object."""
-    fields = {name: data.get(name) for name in FailedStep.__dataclass_fields__ if name in data}
-    for name in ("start_time", "end_time"):
-        value = fields.get(name)
-        fields[name] = (
-            parse_datetime(value) if isinstance(value, str) else value if isinstance(value, datetime) else None
-        )
-    fields.setdefault("path", [])
-    return FailedStep(**fields)
-
-
 def produce_session(session_id: int, *, regenerate: bool = False, retry: bool = False) -> LlmSession | None:
     """(Re)do the summary of one stored row: a due retry (`retry`), or an on-demand regenerate."""
     session = LlmSession.objects.filter(pk=session_id).first()
     if session is None:
         return None
     try:
-        root = read_root(session.flow_run_id) if session.flow_run_id else None
+        root = read_flow_run_from_prefect(session.flow_run_id) if session.flow_run_id else None
         # An on-demand task row starts as a placeholder: resolve the task (or subflow) it names.
         if root is not None and session.trigger == SummaryTrigger.ON_DEMAND and session.task_id:
             step = step_for_task_run(root, session.task_id)
         else:
-            step = step_from_json(session.failed_step)
+            step = FailedStep.from_json(session.failed_step)
     except PrefectError as exc:
         return record_failure(session, f"Prefect: {exc}", count_attempt=True, regenerate=regenerate)
     except NodeNotFound as exc:
@@ -145,10 +129,11 @@ def failure_fingerprint(excerpt: Excerpt, step_kind: str) -> str:
 def preview_flow_run(flow_run_id: str, *, budget_tokens: int | None = None) -> tuple[FailedStep, FlowRunInfo, Excerpt]:
     """What the automatic path would send for a flow run (its excerpt budget unless one is given), without
     storing or calling anything else."""
-    root = read_root(flow_run_id)
+    root = read_flow_run_from_prefect(flow_run_id)
     step = locate_failed_step(root)
     budget = budget_tokens or excerpt_budget(step, root)
-    return step, root, condense_evidence(gather_evidence(step, root), budget_tokens=budget)
+    step, evidence = gather_evidence(step, root)
+    return step, root, condense_evidence(evidence, budget_tokens=budget)
 
 
 def produce(
@@ -173,10 +158,8 @@ def produce(
         return session
     had_summary = session.status == SummaryStatus.READY
     try:
-        evidence = gather_evidence(step, root)
-        clock.timings["wait_for_logs"] = evidence.wait_ms
-        clock.lap("evidence")
-        clock.timings["evidence"] -= evidence.wait_ms
+        step, evidence = gather_evidence(step, root)
+        clock.lap("evidence", waited_ms=evidence.wait_ms)
         excerpt = condense_evidence(evidence, budget_tokens=excerpt_budget(step, root))
         failure_print = failure_fingerprint(excerpt, step.kind)
         clock.lap("condense")
@@ -208,7 +191,7 @@ def produce(
                 timings=clock.timings,
             )
             clock.lap("store")
-            LlmSession.objects.filter(pk=saved.pk).update(timings=clock.timings)
+            save_timings(saved, clock.timings)
         # The failure message waits for this: queue it now (whichever first, this or the end of its wait).
         summary_stored(saved)
         return saved

@@ -148,6 +148,12 @@ def save_summary(
     return session
 
 
+def save_timings(session: LlmSession, timings: dict[str, int]) -> None:
+    """Store the stage timings again, once the store itself was timed."""
+    session.timings = timings
+    LlmSession.objects.filter(pk=session.pk).update(timings=timings)
+
+
 def save_reuse(
     session: LlmSession, *, source: LlmSession, excerpt: Excerpt, failed_step: dict[str, Any], timings: dict[str, int]
 ) -> LlmSession:
@@ -235,6 +241,13 @@ def give_up_exhausted() -> int:
         session.save(update_fields=["last_error", "next_attempt_at", "status", "updated_at"])
         ended += 1
     return ended
+
+
+def pending_session_ids(flow_run_id: str) -> list[int]:
+    """The flow run's summaries still pending (an automatic task for the run died before finishing them)."""
+    return list(
+        LlmSession.objects.filter(flow_run_id=flow_run_id, status=SummaryStatus.PENDING).values_list("pk", flat=True)
+    )
 
 
 def mark_failed_by_hook(session_id: int, error: str, *, regenerate: bool = False) -> None:

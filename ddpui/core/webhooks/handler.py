@@ -14,15 +14,15 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
-from ddpui.clients.prefect import FlowRunNotFound, PrefectError, read_flow_run
+from ddpui.clients.prefect import FlowRunNotFound, PrefectError
 from ddpui.core.airbyte_jobs import sync_connection_jobs
 from ddpui.core.flow_runs import (
     FAILURE_STATE_NAMES,
     SUMMARY_STATE_NAMES,
     FlowRunInfo,
     flow_run_info_from_notification,
-    flow_run_info_from_prefect,
     org_of,
+    read_flow_run_from_prefect,
 )
 from ddpui.core.notify.deliveries import plan_failure_notices
 from ddpui.core.queueing.leases import backoff, claim, release
@@ -98,7 +98,7 @@ def waits_for_prefect(name: str, info: FlowRunInfo) -> bool:
 def read_flow_run_info(notification: Notification) -> tuple[FlowRunInfo, str | None]:
     """Step 1: the flow run from Prefect, or from the notification with the error that forced it."""
     try:
-        return flow_run_info_from_prefect(read_flow_run(notification.flow_run_id)), None
+        return read_flow_run_from_prefect(notification.flow_run_id), None
     except FlowRunNotFound:
         raise
     except (PrefectError, ValueError) as exc:

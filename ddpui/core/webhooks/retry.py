@@ -31,7 +31,7 @@ def enqueue_due_notifications() -> int:
         .values_list("pk", flat=True)[:BATCH]
     )
     # Push the due time past the handler's lease, so the next sweep queues them again only if this try is lost.
-    Notification.objects.filter(pk__in=due).update(next_attempt_at=now + HANDLER_LEASE)
+    Notification.objects.filter(pk__in=due).postpone(now + HANDLER_LEASE)
     for notification_id in due:
         enqueue_notification_handler(notification_id)
     return len(due)

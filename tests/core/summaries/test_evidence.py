@@ -2,8 +2,7 @@
 
 import pytest
 
-from ddpui.clients.prefect import read_flow_run
-from ddpui.core.flow_runs import flow_run_info_from_prefect
+from ddpui.core.flow_runs import read_flow_run_from_prefect
 from ddpui.core.summaries.condense import LogGap, LogLine
 from ddpui.core.summaries.evidence import gather_evidence
 from ddpui.core.summaries.locate import locate_failed_step
@@ -14,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def evidence_of(run: dict):
     """Locate and gather the evidence of a stand-in run."""
-    root = flow_run_info_from_prefect(read_flow_run(run["id"]))
-    return gather_evidence(locate_failed_step(root), root)
+    root = read_flow_run_from_prefect(run["id"])
+    _, evidence = gather_evidence(locate_failed_step(root), root)
+    return evidence
 
 
 def test_all_pages_of_a_long_task_log_are_read(dalgo_runs, prefect_api):
@@ -68,3 +68,18 @@ def test_a_log_over_the_record_bound_is_read_as_head_and_tail_and_says_what_was_
     assert "5,000 log records" in excerpt.text
     largest_page = max(r.json["limit"] for r in prefect_api.requests("POST", "/api/logs/filter"))
     assert largest_page == 200
+
+
+def test_the_step_given_is_not_changed_the_step_returned_names_the_job_and_attempt(dalgo_runs):
+    run, connections = dalgo_runs.pipeline(connections=1)
+    dalgo_runs.sync_subflow(run, connections[0], failed=True)
+    this_run = dalgo_runs.airbyte_job(connections[0], minutes_after_start=1)
+    root = read_flow_run_from_prefect(run["id"])
+    located = locate_failed_step(root)
+    before = located.as_json()
+
+    step, evidence = gather_evidence(located, root)
+
+    assert located.as_json() == before and located.airbyte_job_id is None
+    assert step.airbyte_job_id == this_run["job"]["id"] and step.attempt is not None
+    assert evidence.lines

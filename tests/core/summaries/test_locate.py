@@ -7,7 +7,7 @@ import pytest
 
 from ddpui.clients.prefect import read_flow_run
 from ddpui.core.flow_runs import flow_run_info_from_prefect
-from ddpui.core.summaries.locate import NodeNotFound, locate_failed_step, step_for_task_run
+from ddpui.core.summaries.locate import FailedStep, NodeNotFound, locate_failed_step, step_for_task_run
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +144,13 @@ def test_failed_dbt_tests_are_not_the_step_of_a_run_whose_body_failed(dalgo_runs
     dalgo_runs.dbt_task(run, "dbt-test", state_type="COMPLETED", state_name="DBT_TEST_FAILED")
     step = locate(run)
     assert step.kind == "flow" and step.state_message == "the flow body raised"
+
+
+def test_a_stored_failed_step_reads_back_as_the_same_step(dalgo_runs):
+    run, _ = dalgo_runs.pipeline(connections=0)
+    dalgo_runs.dbt_task(run, "dbt-run")
+    step = locate(run)
+    stored = step.as_json()
+
+    assert FailedStep.from_json(stored) == step
+    assert FailedStep.from_json({**stored, "a_key_from_a_newer_version": 1}) == step

@@ -321,3 +321,18 @@ def test_a_model_summary_records_whether_it_was_grounded(dalgo_runs, llm_api):
     session = summarize_flow_run(run["id"])
     session.refresh_from_db()
     assert session.provider == "openai" and session.grounded is not None
+
+
+def test_a_late_log_wait_is_timed_apart_from_reading_the_evidence(dalgo_runs, prefect_api):
+    """The stored timings say how long the logs were waited for, and the evidence stage holds only the rest."""
+    run, _ = dalgo_runs.pipeline(connections=0)
+    task = dalgo_runs.dbt_task(run, lines=["early line"])
+    prefect_api.add_logs(["Database Error in model late_model"], flow_run_id=run["id"], task_run_id=task["id"],
+                         visible_after=0.3)
+
+    session = summarize_flow_run(run["id"])
+
+    assert session.timings["wait_for_logs"] >= 200
+    assert {"locate", "evidence", "condense", "summarize", "store"} <= set(session.timings)
+    assert 0 <= session.timings["evidence"] < session.timings["wait_for_logs"] + 1000
+    assert LlmSession.objects.get(pk=session.pk).timings == session.timings
