@@ -16,16 +16,15 @@ from ddpui.api.schemas import ErrorOut
 from ddpui.clients.prefect import FlowRunNotFound, PrefectError
 from ddpui.core.summaries.locate import NodeNotFound
 from ddpui.core.summaries.on_demand import (
-    READ_API_SKIPS,
     InvalidJob,
     NotInOrg,
     RegenerateLimitReached,
-    org_sessions,
     pending_expired,
     request_airbyte_job_summary,
     request_flow_run_summary,
 )
 from ddpui.core.summaries.public import NOT_MADE, dalgo_result
+from ddpui.core.summaries.selectors import org_session_by_public_id
 from ddpui.models import LlmSession, SummaryStatus
 
 prefect_router = Router(tags=["dalgo"])
@@ -199,9 +198,7 @@ def connection_logsummary(
 def task_progress(request: HttpRequest, task_id: str):
     """Dalgo's poll: a stored summary comes back on the first poll. Unknown keys answer Dalgo's 400."""
     key = uuid_or_none(task_id)
-    session = (
-        org_sessions(request.orguser.org).filter(public_id=key).defer(*READ_API_SKIPS).first() if key else None
-    )
+    session = org_session_by_public_id(request.orguser.org, key) if key else None
     if session is None:
         return Status(400, NO_SUCH_TASK)
     return Status(200, {"progress": progress_of(session)})

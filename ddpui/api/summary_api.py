@@ -11,9 +11,16 @@ from ddpui.api.auth import has_permission
 from ddpui.api.schemas import ErrorOut, PendingOut, SummaryOut, summary_out
 from ddpui.core.flow_runs import SUMMARY_STATE_NAMES
 from ddpui.core.org_settings.usage import BadMonth, monthly_usage
-from ddpui.core.summaries.feedback import MAX_COMMENT, feedback_counts, give_feedback
-from ddpui.core.summaries.on_demand import READ_API_SKIPS, failure_session, flow_run_in_org, org_sessions
-from ddpui.models import PrefectFlowRun, SummaryStatus
+from ddpui.core.summaries.feedback import MAX_COMMENT, give_feedback
+from ddpui.core.summaries.selectors import (
+    failure_session,
+    feedback_counts,
+    flow_run_in_org,
+    org_session_by_public_id,
+    recent_org_sessions,
+    recorded_state_name,
+)
+from ddpui.models import SummaryStatus
 
 router = Router(tags=["summaries"])
 MAX_LIST = 200
@@ -39,8 +46,7 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
     session = failure_session(org, flow_run_id)
     if session is not None:
         return Status(200, summary_out(session))
-    run = PrefectFlowRun.objects.filter(flow_run_id=flow_run_id).first()
-    if run is not None and run.state_name in SUMMARY_STATE_NAMES and flow_run_in_org(org, flow_run_id):
+    if recorded_state_name(flow_run_id) in SUMMARY_STATE_NAMES and flow_run_in_org(org, flow_run_id):
         return Status(200, {"flow_run_id": flow_run_id, "status": SummaryStatus.PENDING})
     return Status(404, {"detail": "no summary for this flow run"})
 
@@ -49,13 +55,9 @@ def flow_run_summary(request: HttpRequest, flow_run_id: str):
 @has_permission(["can_view_pipeline"])
 def list_summaries(request: HttpRequest, filters: Query[SummaryFilters]):
     """Recent summaries of the caller's org, filtered by status and time."""
-    sessions = org_sessions(request.orguser.org).select_related("reused_from").defer(*READ_API_SKIPS)
-    if filters.status:
-        sessions = sessions.filter(status=filters.status)
-    if filters.since:
-        sessions = sessions.filter(created_at__gte=filters.since)
     limit = min(max(filters.limit, 1), MAX_LIST)
-    return [summary_out(session) for session in sessions.order_by("-created_at")[:limit]]
+    sessions = recent_org_sessions(request.orguser.org, status=filters.status, since=filters.since, limit=limit)
+    return [summary_out(session) for session in sessions]
 
 
 class FeedbackIn(Schema):
@@ -88,7 +90,7 @@ def post_feedback(request: HttpRequest, summary_id: str, payload: FeedbackIn):
         public_id = UUID(summary_id)
     except ValueError:
         return Status(404, {"detail": "no such summary"})
-    session = org_sessions(request.orguser.org).filter(public_id=public_id).first()
+    session = org_session_by_public_id(request.orguser.org, public_id)
     if session is None:
         return Status(404, {"detail": "no such summary"})
     feedback = give_feedback(session=session, orguser=request.orguser, helpful=payload.helpful,

@@ -11,7 +11,7 @@ Wrong credentials answer 401 and count toward the failed-auth limit of the clien
 import json
 
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
@@ -20,7 +20,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from ddpui.api.auth import ACCESS_COOKIE, REFRESH_COOKIE, count_failure, refuse_blocked_login
 from ddpui.api.schemas import ErrorOut
 from ddpui.core.auth.jwt_tokens import InvalidJwt, issue_pair, refreshed_access, revoke
-from ddpui.core.auth.orgs import normalize_email
+from ddpui.core.auth.orgs import is_active_user, normalize_email
 from ddpui.core.auth.permissions import permissions_of_role
 from ddpui.core.auth.throttle import client_address
 
@@ -150,7 +150,7 @@ def refresh_v2(request: HttpRequest, response: HttpResponse):
         user_id, access = refreshed_access(request.COOKIES.get(REFRESH_COOKIE, ""))
     except InvalidJwt:
         user_id, access = None, ""
-    if user_id is None or not get_user_model().objects.filter(id=user_id, is_active=True).exists():
+    if not is_active_user(user_id):
         count_failure(client_address(request))
         return Status(401, {"detail": "Invalid refresh token"})
     set_access_cookie(response, access)

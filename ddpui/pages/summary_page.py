@@ -8,7 +8,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 from ddpui.api.auth import ACCESS_COOKIE
 from ddpui.core.auth.jwt_tokens import InvalidJwt, live_token, user_id_of
 from ddpui.core.auth.orgs import membership
-from ddpui.core.summaries.page import failure_session_of_run, session_by_public_id, summary_page
+from ddpui.core.summaries.page import summary_page
+from ddpui.core.summaries.selectors import failure_session_of_run, session_by_public_id
 from ddpui.models import OrgUser
 
 

@@ -35,6 +35,11 @@ def get_or_create_user(email: str, password: str | None) -> AbstractBaseUser:
 
 
 @transaction.atomic
+def is_active_user(user_id: int | None) -> bool:
+    """Whether the id names a user who may still sign in (a refresh for a deactivated user is refused)."""
+    return user_id is not None and get_user_model().objects.filter(id=user_id, is_active=True).exists()
+
+
 def create_org_with_admin(
     *, name: str, email: str, slug: str | None = None, password: str | None = None
 ) -> tuple[Org, OrgUser, str]:

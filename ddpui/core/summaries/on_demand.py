@@ -15,28 +15,22 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ddpui.core.flow_runs import org_of, read_flow_run_from_prefect
 from ddpui.core.summaries.locate import locate_failed_step, step_for_task_run
 from ddpui.core.summaries.queue import enqueue_session_summary
+from ddpui.core.summaries.selectors import failure_session, job_of_org_connection, ready_job_session, session_for_node
 from ddpui.core.summaries.store import session_for_step
 from ddpui.models import (
-    AirbyteJob,
     LlmSession,
     Org,
-    OrgDataFlow,
-    OrgTask,
     OrgUser,
-    PrefectFlowRun,
     SummaryRegeneration,
     SummaryStatus,
 )
 from ddpui.models.vocabulary import StepKind, SummaryTrigger
 
-# Large columns the read API does not serve: not fetched on the hot path (loaded if ever touched).
-READ_API_SKIPS = ("excerpt", "response", "assistant_prompt", "user_prompts", "timings")
 REGENERATE_WINDOW = timedelta(days=1)
 
 
@@ -50,57 +44,6 @@ class InvalidJob(Exception):
 
 class RegenerateLimitReached(Exception):
     """The org used its regenerates for today and the row has no summary to show instead (the API answers 429)."""
-
-
-def org_sessions(org: Org) -> QuerySet[LlmSession]:
-    """Every summary of an org."""
-    return LlmSession.objects.filter(org=org)
-
-
-def failure_session(org: Org, flow_run_id: str) -> LlmSession | None:
-    """The automatic failure summary of a flow run in this org."""
-    return (
-        org_sessions(org)
-        .filter(flow_run_id=flow_run_id, trigger=SummaryTrigger.FAILURE)
-        .defer(*READ_API_SKIPS)
-        .order_by("created_at")
-        .first()
-    )
-
-
-def names_node(session: LlmSession, node_id: str) -> bool:
-    """Whether the row's step is, or lies under, this node of the run's graph."""
-    return node_id in (session.node_ids or []) or session.task_id == node_id or session.step_key == f"task:{node_id}"
-
-
-def session_for_node(org: Org, flow_run_id: str, node_id: str) -> LlmSession | None:
-    """The stored row whose failed path has this node: the automatic failure summary first, else the on-demand
-    row of that node. A run has a handful of rows, so they are matched here rather than by a JSON query."""
-    rows = org_sessions(org).filter(flow_run_id=flow_run_id).defer(*READ_API_SKIPS)
-    rows = [row for row in rows if names_node(row, node_id)]
-    return min(rows, key=lambda row: (row.trigger != SummaryTrigger.FAILURE, row.created_at), default=None)
-
-
-def flow_run_in_org(org: Org, flow_run_id: str) -> bool:
-    """Whether our records tie the flow run to the org (no network call)."""
-    deployment_ids = OrgDataFlow.objects.filter(org=org).values_list("deployment_id", flat=True)
-    return (
-        PrefectFlowRun.objects.filter(flow_run_id=flow_run_id, deployment_id__in=deployment_ids).exists()
-        or org_sessions(org).filter(flow_run_id=flow_run_id).exists()
-    )
-
-
-def connection_in_org(org: Org, connection_id: str) -> bool:
-    """Whether the Airbyte connection is one of the org's tasks."""
-    return OrgTask.objects.filter(org=org, connection_id=connection_id).exists()
-
-
-def job_of_org_connection(org: Org, connection_id: str, job_id: int) -> bool:
-    """Whether the job is one of the connection's jobs we stored and the connection a task of the org."""
-    return (
-        connection_in_org(org, connection_id)
-        and AirbyteJob.objects.filter(job_id=job_id, config_id=connection_id).exists()
-    )
 
 
 def pending_expired(since, now=None) -> bool:
@@ -216,14 +159,7 @@ def request_airbyte_job_summary(
     read, stored or shown when the job is not the connection's or the connection not the org's."""
     if not job_of_org_connection(org, connection_id, job_id):
         raise InvalidJob(job_id)
-    stored = (
-        org_sessions(org)
-        .filter(airbyte_job_id=job_id, status=SummaryStatus.READY)
-        .filter(Q(attempt_number=attempt_number) | Q(attempt_number__isnull=attempt_number is None))
-        .defer(*READ_API_SKIPS)
-        .order_by("-created_at")
-        .first()
-    )
+    stored = ready_job_session(org, job_id, attempt_number)
     if stored is not None:
         return answer(stored, orguser=orguser, regenerate=regenerate)
     step_key = f"airbyte:{job_id}:{'latest-failed' if attempt_number is None else attempt_number}"

@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from ddpui.core.notify.text import made_by_line, recurrence_line, rerun_line
-from ddpui.models import LlmSession, OrgDataFlow, OrgUser, PrefectFlowRun, SummaryFeedback
+from ddpui.core.summaries.selectors import feedback_of, run_and_pipeline_names
+from ddpui.models import LlmSession, OrgUser, SummaryFeedback
 from ddpui.models.vocabulary import SummaryTrigger
 
 
@@ -24,24 +24,6 @@ class SummaryPage:
     regenerate_url: str
 
 
-def session_by_public_id(public_id: str) -> LlmSession | None:
-    """A summary by the id the read API shows, or None for an id that is not one."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError:
-        return None
-    return LlmSession.objects.select_related("org", "reused_from").filter(public_id=key).first()
-
-
-def failure_session_of_run(flow_run_id: str, org_ids: list[int]) -> LlmSession | None:
-    """The automatic summary of a run, among the orgs the reader belongs to (the alert's link before it existed)."""
-    return (
-        LlmSession.objects.filter(flow_run_id=flow_run_id, trigger=SummaryTrigger.FAILURE, org_id__in=org_ids)
-        .order_by("created_at")
-        .first()
-    )
-
-
 def regenerate_url(session: LlmSession) -> str:
     """Dalgo's logsummary endpoint that regenerates this summary (its limits apply)."""
     step: dict[str, Any] = session.failed_step or {}
@@ -57,12 +39,7 @@ def regenerate_url(session: LlmSession) -> str:
 
 def summary_page(session: LlmSession, reader: OrgUser) -> SummaryPage:
     """Everything the page shows for one summary and one reader."""
-    run = PrefectFlowRun.objects.filter(flow_run_id=session.flow_run_id).only("name", "deployment_id").first()
-    pipeline = ""
-    if run is not None:
-        pipeline = (
-            OrgDataFlow.objects.filter(deployment_id=run.deployment_id).values_list("name", flat=True).first() or ""
-        )
+    run, pipeline = run_and_pipeline_names(session.flow_run_id)
     step = session.failed_step or {}
     return SummaryPage(
         session=session,
@@ -72,6 +49,6 @@ def summary_page(session: LlmSession, reader: OrgUser) -> SummaryPage:
         made_by=made_by_line(session) if session.provider else "",
         rerun=rerun_line(session),
         recurrence=recurrence_line(session),
-        my_feedback=SummaryFeedback.objects.filter(session=session, orguser=reader).first(),
+        my_feedback=feedback_of(session, reader),
         regenerate_url=regenerate_url(session),
     )
