@@ -89,6 +89,11 @@ def bounded_int(value: str | None, *, low: int, high: int) -> int:
     return number
 
 
+def regenerate_flag(value: str | None) -> bool:
+    """Dalgo's `regenerate` query parameter: absent, 0 or 1; BadParameter otherwise."""
+    return bool(bounded_int(value, low=0, high=1)) if value else False
+
+
 def progress_of(session: LlmSession) -> list[dict]:
     """Dalgo's progress list for a session: running, completed with the two result pairs, or failed.
 
@@ -129,7 +134,7 @@ def flow_run_logsummary(
     if task_id and node_id is None:
         return Status(400, {"detail": "task_id is not a task or subflow run of this flow run"})
     try:
-        wants_regenerate = bool(bounded_int(regenerate, low=0, high=1)) if regenerate else False
+        wants_regenerate = regenerate_flag(regenerate)
         session = request_flow_run_summary(
             org=request.orguser.org,
             orguser=request.orguser,
@@ -174,7 +179,7 @@ def connection_logsummary(
         return Status(400, INVALID_JOB)
     try:
         attempt = bounded_int(attempt_number, low=0, high=MAX_ATTEMPT_NUMBER) if attempt_number else None
-        wants_regenerate = bool(bounded_int(regenerate, low=0, high=1)) if regenerate else False
+        wants_regenerate = regenerate_flag(regenerate)
     except BadParameter:
         return Status(400, {"detail": "attempt_number must be a small whole number, regenerate 0 or 1"})
     try:
