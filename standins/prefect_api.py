@@ -1,5 +1,6 @@
 """A fake Prefect 3 REST API (the read side our backend uses), good enough for prefect-client's
-SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph."""
+SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph. Its store and endpoints;
+the `/filter` bodies are evaluated by standins.prefect_filters."""
 
 import datetime
 import json
