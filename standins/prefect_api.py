@@ -1,5 +1,6 @@
 """A fake Prefect 3 REST API (the read side our backend uses), good enough for prefect-client's
-SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph."""
+SyncPrefectClient and PrefectClient: flow runs, task runs, logs and the run graph. Its store and endpoints;
+the `/filter` bodies are evaluated by standins.prefect_filters."""
 
 import datetime
 import json
@@ -8,7 +9,17 @@ import time
 import uuid
 from typing import Any, Iterable
 
-from standins.server import HttpError, RecordedRequest, StandinServer
+from standins.prefect_filters import (
+    as_datetime,
+    check_log_read,
+    invalid_request,
+    match_logs,
+    page,
+    select_flow_runs,
+    select_task_runs,
+    sort_logs,
+)
+from standins.server import RecordedRequest, StandinServer
 
 UUID_RE = r"[^/]+"
 DEFAULT_LIMIT = 200
@@ -28,60 +39,10 @@ DEFAULT_STATE_NAMES = {
 }
 TERMINAL_STATE_TYPES = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
 
-FILTER_OPS = {"any_", "not_any_", "is_null_", "after_", "before_", "ge_", "le_", "like_", "all_", "exists_"}
-
 LOG_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
-# Sort name -> (record key, descending). Nulls always sort last, as they do for the
-# server's ASC sorts on Postgres; good enough for tests that sort runs that have times.
-FLOW_RUN_SORTS = {
-    "ID_DESC": ("id", True),
-    "START_TIME_ASC": ("start_time", False),
-    "START_TIME_DESC": ("start_time", True),
-    "EXPECTED_START_TIME_ASC": ("expected_start_time", False),
-    "EXPECTED_START_TIME_DESC": ("expected_start_time", True),
-    "NAME_ASC": ("name", False),
-    "NAME_DESC": ("name", True),
-    "NEXT_SCHEDULED_START_TIME_ASC": ("next_scheduled_start_time", False),
-    "END_TIME_DESC": ("end_time", True),
-}
-TASK_RUN_SORTS = {k: v for k, v in FLOW_RUN_SORTS.items() if not k.startswith("START_TIME")}
-LOG_SORTS = {"TIMESTAMP_ASC": ("timestamp", False), "TIMESTAMP_DESC": ("timestamp", True)}
-
-# Filter field name -> the record key it tests (a dict for nested filters such as state).
-FLOW_RUN_FILTER_FIELDS = {
-    "id": "id",
-    "name": "name",
-    "tags": "tags",
-    "deployment_id": "deployment_id",
-    "work_queue_name": "work_queue_name",
-    "state": {"type": "state_type", "name": "state_name"},
-    "flow_version": "flow_version",
-    "start_time": "start_time",
-    "end_time": "end_time",
-    "expected_start_time": "expected_start_time",
-    "next_scheduled_start_time": "next_scheduled_start_time",
-    "parent_task_run_id": "parent_task_run_id",
-    "idempotency_key": "idempotency_key",
-}
-TASK_RUN_FILTER_FIELDS = {
-    "id": "id",
-    "name": "name",
-    "tags": "tags",
-    "state": {"type": "state_type", "name": "state_name"},
-    "start_time": "start_time",
-    "end_time": "end_time",
-    "flow_run_id": "flow_run_id",
-}
-# A deployment filter on a flow-run read joins the run to its deployment; the stand-in keeps no deployments,
-# so only the deployment's id (the run's deployment_id) can be tested.
-DEPLOYMENT_FILTER_FIELDS = {"id": "deployment_id"}
-LOG_FILTER_FIELDS = {
-    "level": "level",
-    "timestamp": "timestamp",
-    "flow_run_id": "flow_run_id",
-    "task_run_id": "task_run_id",
-}
+# The retry policy of a run that may not retry, as the server serializes it; flow and task runs add their own keys.
+RETRIES_OFF = {"max_retries": 0, "retry_delay_seconds": 0.0, "retries": 0, "retry_delay": 0}
 
 
 def utcnow() -> datetime.datetime:
@@ -89,31 +50,9 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _as_datetime(value: Any) -> datetime.datetime | None:
-    """A stored time as a timezone-aware datetime, whatever form the fixture gave it."""
-    if value is None or isinstance(value, datetime.datetime):
-        return value
-    parsed = datetime.datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-
-
 def _as_id(value: Any) -> str | None:
     """An id as a string (fixtures may give UUIDs), keeping None."""
     return None if value is None else str(value)
-
-
-def _unprocessable(detail: str) -> HttpError:
-    """Prefect's 422 with a plain detail message."""
-    return HttpError(422, {"detail": detail})
-
-
-def _invalid_request(loc: list, msg: str, value: Any, body: Any) -> HttpError:
-    """A 422 in the shape of the server's request-validation handler."""
-    detail = [{"type": "value_error", "loc": loc, "msg": msg, "input": value}]
-    return HttpError(
-        422,
-        {"exception_message": "Invalid request received.", "exception_detail": detail, "request_body": body},
-    )
 
 
 def _check_uuid(value: str, loc: str) -> str:
@@ -121,7 +60,7 @@ def _check_uuid(value: str, loc: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise _invalid_request(["path", loc], "Input should be a valid UUID", value, None) from None
+        raise invalid_request(["path", loc], "Input should be a valid UUID", value, None) from None
 
 
 def make_state(
@@ -165,97 +104,60 @@ def make_state(
     }
 
 
-def _apply_ops(value: Any, ops: dict) -> bool:
-    """Does `value` pass one leaf filter such as {"any_": [...], "is_null_": false}?"""
-    for op, arg in ops.items():
-        if arg is None or op == "operator":
-            continue
-        if op == "any_":
-            ok = value is not None and str(value) in {str(a) for a in arg}
-        elif op == "not_any_":
-            ok = value is None or str(value) not in {str(a) for a in arg}
-        elif op == "is_null_":
-            ok = (value is None) == bool(arg)
-        elif op == "after_":
-            ok = value is not None and value >= _as_datetime(arg)
-        elif op == "before_":
-            ok = value is not None and value <= _as_datetime(arg)
-        elif op == "ge_":
-            ok = value is not None and value >= arg
-        elif op == "le_":
-            ok = value is not None and value <= arg
-        elif op == "like_":
-            ok = value is not None and str(arg).lower() in str(value).lower()
-        elif op == "all_":
-            ok = set(arg) <= set(value or ())
-        else:  # "exists_"
-            ok = (value is not None) == bool(arg)
-        if not ok:
-            return False
-    return True
+def _state_fields(state: dict) -> dict:
+    """A run record's keys that follow its current state: the state and its id, type and name."""
+    return {"state_id": state["id"], "state_type": state["type"], "state_name": state["name"], "state": state}
 
 
-def _matches(record: dict, filter_body: dict | None, fields: dict) -> bool:
-    """Does `record` pass a Prefect filter object (an AND of its non-null members)?
-    The filter must have passed _check_filter."""
-    for name, sub in (filter_body or {}).items():
-        if sub is None or name == "operator":
-            continue
-        target = fields[name]
-        if isinstance(target, dict):
-            if not _matches(record, sub, target):
-                return False
-        elif not _apply_ops(record.get(target), sub):
-            return False
-    return True
-
-
-def _check_filter(filter_body: dict | None, fields: dict, where: str) -> None:
-    """Refuse, before any matching, a filter the stand-in cannot evaluate, so a test never
-    passes on a filter that was silently ignored."""
-    for name, sub in (filter_body or {}).items():
-        if name == "operator":
-            if sub not in (None, "and_"):
-                raise _unprocessable(f"stand-in supports only operator and_ in {where}")
-            continue
-        if sub is None:
-            continue
-        if name not in fields:
-            raise _unprocessable(f"stand-in does not support filter {where}.{name}")
-        if isinstance(fields[name], dict):
-            _check_filter(sub, fields[name], f"{where}.{name}")
-            continue
-        unknown = {op for op, arg in sub.items() if arg not in (None, "and_") and op not in FILTER_OPS}
-        if unknown:
-            raise _unprocessable(f"stand-in does not support filter {where}.{name}.{sorted(unknown)[0]}")
-
-
-def _sorted(records: list[dict], sort: str | None, sorts: dict, default: str) -> list[dict]:
-    """Records sorted by a sort Prefect accepts for this resource, or Prefect's 422 for another."""
-    sort = sort or default
-    if sort not in sorts:
-        raise _invalid_request(["body", "sort"], f"Input should be one of {sorted(sorts)}", sort, None)
-    key, descending = sorts[sort]
-    present = [r for r in records if r.get(key) is not None]
-    missing = [r for r in records if r.get(key) is None]
-    # Python's sort is stable, so equal keys keep insertion order (the "seq" tie-break).
-    present.sort(key=lambda r: r[key], reverse=descending)
-    return present + missing
-
-
-def _page(records: list[dict], body: dict, default_limit: int) -> list[dict]:
-    """The limit/offset page of records, refusing limits Prefect would refuse."""
-    limit = body.get("limit")
-    offset = body.get("offset")
-    limit = default_limit if limit is None else limit
-    offset = 0 if offset is None else offset
-    if limit < 0:
-        raise _unprocessable("Invalid limit: must be greater than or equal to 0.")
-    if limit > default_limit:
-        raise _unprocessable(f"Invalid limit: must be less than or equal to {default_limit}.")
-    if offset < 0:
-        raise _invalid_request(["body", "offset"], "Input should be greater than or equal to 0", offset, body)
-    return records[offset : offset + limit]
+def make_run(
+    run_id: str,
+    name: str,
+    state_type: str,
+    state_name: str | None,
+    message: str | None,
+    *,
+    start_time: datetime.datetime,
+    end_time: Any,
+    default_end: datetime.datetime,
+    open_time: datetime.datetime,
+    expected_start_time: Any,
+    run_count: int,
+    tags: Iterable[str],
+    state_details: dict,
+    fields: dict,
+    overrides: dict,
+) -> dict:
+    """A flow run or task run record as the server serializes it: the keys both share, then `fields` (the
+    kind's own keys), then `overrides`. A run in a terminal state given no end time ends at `default_end`;
+    until a run ends, `open_time` stands for its end (its state's time, `updated` and run time).
+    `state_details` are make_state's run ids."""
+    state_type = state_type.upper()
+    if end_time is None and state_type in TERMINAL_STATE_TYPES:
+        end_time = default_end
+    end_time = as_datetime(end_time)
+    last = end_time or open_time
+    state = make_state(state_type, state_name, message, timestamp=last, **state_details)
+    run_time = (last - start_time).total_seconds()
+    record = {
+        "id": run_id,
+        "created": start_time,
+        "updated": last,
+        "name": name,
+        "tags": list(tags),
+        "labels": {},
+        **_state_fields(state),
+        "run_count": run_count,
+        "expected_start_time": as_datetime(expected_start_time) or start_time,
+        "next_scheduled_start_time": None,
+        "start_time": start_time,
+        "end_time": end_time,
+        "total_run_time": run_time,
+        "estimated_run_time": run_time,
+        "estimated_start_time_delta": 0.0,
+        **fields,
+    }
+    record.update(overrides)
+    return record
 
 
 def _public(record: dict) -> dict:
@@ -333,20 +235,10 @@ class PrefectStandin(StandinServer):
         """Store a flow run and return its wire form. Times default to a run that started
         a minute ago and, when the state is terminal, ended now."""
         now = utcnow()
-        state_type = state_type.upper()
         run_id = _as_id(id) or str(uuid.uuid4())
-        start_time = _as_datetime(start_time) or now - datetime.timedelta(minutes=1)
-        if end_time is None and state_type in TERMINAL_STATE_TYPES:
-            end_time = now
-        end_time = _as_datetime(end_time)
-        state = make_state(state_type, state_name, message, timestamp=end_time or now, flow_run_id=run_id)
-        record = {
-            "id": run_id,
-            "created": start_time,
-            "updated": end_time or now,
-            "name": name,
+        start_time = as_datetime(start_time) or now - datetime.timedelta(minutes=1)
+        fields = {
             "flow_id": _as_id(flow_id) or str(uuid.uuid4()),
-            "state_id": state["id"],
             "deployment_id": _as_id(deployment_id),
             "deployment_version": None,
             "work_queue_id": None,
@@ -355,41 +247,34 @@ class PrefectStandin(StandinServer):
             "parameters": parameters or {},
             "idempotency_key": None,
             "context": {},
-            "empirical_policy": {
-                "max_retries": 0,
-                "retry_delay_seconds": 0.0,
-                "retries": 0,
-                "retry_delay": 0,
-                "pause_keys": [],
-                "resuming": False,
-                "retry_type": None,
-            },
-            "tags": list(tags),
-            "labels": {},
+            "empirical_policy": {**RETRIES_OFF, "pause_keys": [], "resuming": False, "retry_type": None},
             "parent_task_run_id": _as_id(parent_task_run_id),
-            "state_type": state["type"],
-            "state_name": state["name"],
-            "run_count": run_count,
-            "expected_start_time": _as_datetime(expected_start_time) or start_time,
-            "next_scheduled_start_time": None,
-            "start_time": start_time,
-            "end_time": end_time,
-            "total_run_time": ((end_time or now) - start_time).total_seconds(),
-            "estimated_run_time": ((end_time or now) - start_time).total_seconds(),
-            "estimated_start_time_delta": 0.0,
             "auto_scheduled": False,
             "infrastructure_document_id": None,
             "infrastructure_pid": None,
             "created_by": None,
             "work_pool_id": None,
             "work_pool_name": None,
-            "state": state,
             "job_variables": {},
         }
-        record.update(overrides)
-        with self._store_lock:
-            self._flow_runs[run_id] = record
-        return _public(record)
+        record = make_run(
+            run_id,
+            name,
+            state_type,
+            state_name,
+            message,
+            start_time=start_time,
+            end_time=end_time,
+            default_end=now,
+            open_time=now,
+            expected_start_time=expected_start_time,
+            run_count=run_count,
+            tags=tags,
+            state_details={"flow_run_id": run_id},
+            fields=fields,
+            overrides=overrides,
+        )
+        return self._store_run(self._flow_runs, record)
 
     def add_task_run(
         self,
@@ -415,64 +300,45 @@ class PrefectStandin(StandinServer):
         task run is one with `child_flow_run_id` set. Each call without times starts one
         second after the previous task run of the same flow run, so order is creation order."""
         flow_run_id = _as_id(flow_run_id)
-        state_type = state_type.upper()
         run_id = _as_id(id) or str(uuid.uuid4())
         name = name or f"task-{len(self._task_runs_of(flow_run_id))}"
         task_key = task_key or f"{name}-{uuid.uuid5(uuid.NAMESPACE_DNS, name).hex[:8]}"
         if start_time is None:
             start_time = self._next_task_start(flow_run_id)
-        start_time = _as_datetime(start_time)
-        if end_time is None and state_type in TERMINAL_STATE_TYPES:
-            end_time = start_time + datetime.timedelta(milliseconds=500)
-        end_time = _as_datetime(end_time)
-        state = make_state(
-            state_type,
-            state_name,
-            message,
-            timestamp=end_time or start_time,
-            task_run_id=run_id,
-            flow_run_id=flow_run_id,
-            child_flow_run_id=_as_id(child_flow_run_id),
-        )
-        record = {
-            "id": run_id,
-            "created": start_time,
-            "updated": end_time or start_time,
-            "name": name,
+        start_time = as_datetime(start_time)
+        fields = {
             "flow_run_id": flow_run_id,
             "task_key": task_key,
             "dynamic_key": dynamic_key,
             "cache_key": None,
             "cache_expiration": None,
             "task_version": None,
-            "empirical_policy": {
-                "max_retries": 0,
-                "retry_delay_seconds": 0.0,
-                "retries": 0,
-                "retry_delay": 0,
-                "retry_jitter_factor": None,
-            },
-            "tags": list(tags),
-            "labels": {},
-            "state_id": state["id"],
+            "empirical_policy": {**RETRIES_OFF, "retry_jitter_factor": None},
             "task_inputs": {},
-            "state_type": state["type"],
-            "state_name": state["name"],
-            "run_count": run_count,
             "flow_run_run_count": flow_run_run_count,
-            "expected_start_time": _as_datetime(expected_start_time) or start_time,
-            "next_scheduled_start_time": None,
-            "start_time": start_time,
-            "end_time": end_time,
-            "total_run_time": ((end_time or start_time) - start_time).total_seconds(),
-            "estimated_run_time": ((end_time or start_time) - start_time).total_seconds(),
-            "estimated_start_time_delta": 0.0,
-            "state": state,
         }
-        record.update(overrides)
-        with self._store_lock:
-            self._task_runs[run_id] = record
-        return _public(record)
+        record = make_run(
+            run_id,
+            name,
+            state_type,
+            state_name,
+            message,
+            start_time=start_time,
+            end_time=end_time,
+            default_end=start_time + datetime.timedelta(milliseconds=500),
+            open_time=start_time,
+            expected_start_time=expected_start_time,
+            run_count=run_count,
+            tags=tags,
+            state_details={
+                "task_run_id": run_id,
+                "flow_run_id": flow_run_id,
+                "child_flow_run_id": _as_id(child_flow_run_id),
+            },
+            fields=fields,
+            overrides=overrides,
+        )
+        return self._store_run(self._task_runs, record)
 
     def add_log(
         self,
@@ -513,7 +379,7 @@ class PrefectStandin(StandinServer):
         with self._store_lock:
             last = self._logs[-1]["timestamp"] + step if self._logs else None
         # Without a start, lines follow the last stored line so adding order is time order.
-        timestamp = _as_datetime(start)
+        timestamp = as_datetime(start)
         if timestamp is None:
             timestamp = utcnow() if last is None else max(utcnow(), last)
         visible_at = time.monotonic() + visible_after
@@ -529,7 +395,7 @@ class PrefectStandin(StandinServer):
                 "name": item.get("name", default_name),
                 "level": LOG_LEVELS[line_level.upper()] if isinstance(line_level, str) else line_level,
                 "message": item["message"],
-                "timestamp": _as_datetime(item.get("timestamp")) or timestamp,
+                "timestamp": as_datetime(item.get("timestamp")) or timestamp,
                 "flow_run_id": _as_id(flow_run_id),
                 "task_run_id": _as_id(item.get("task_run_id", task_run_id)),
                 "_visible_at": visible_at,
@@ -549,12 +415,16 @@ class PrefectStandin(StandinServer):
             record = self._flow_runs[_as_id(flow_run_id)]
             now = utcnow()
             state = make_state(state_type, state_name, message, timestamp=now, flow_run_id=record["id"])
-            record.update(
-                state=state, state_id=state["id"], state_type=state["type"], state_name=state["name"], updated=now
-            )
+            record.update(_state_fields(state), updated=now)
             if state["type"] in TERMINAL_STATE_TYPES and record["end_time"] is None:
                 record["end_time"] = now
             return _public(record)
+
+    def _store_run(self, runs: dict[str, dict], record: dict) -> dict:
+        """Keep a built run record in `runs` (flow runs or task runs) and return its wire form."""
+        with self._store_lock:
+            runs[record["id"]] = record
+        return _public(record)
 
     def _task_runs_of(self, flow_run_id: str) -> list[dict]:
         """The task runs of one flow run."""
@@ -572,74 +442,46 @@ class PrefectStandin(StandinServer):
     # endpoints -------------------------------------------------------------------------
 
     def _csrf_token(self, request: RecordedRequest) -> tuple:
-        # What a default server (CSRF protection off) answers; the client then stops asking.
         """Prefect's answer when CSRF protection is off, which the client asks first."""
+        # What a default server (CSRF protection off) answers; the client then stops asking.
         return 422, {"detail": "CSRF protection is disabled."}
+
+    def _read_run(self, runs: dict[str, dict], id: str, not_found: str) -> tuple:
+        """GET a flow run or task run from `runs` by id, or Prefect's 404 with `not_found`."""
+        run_id = _check_uuid(id, "id")
+        with self._store_lock:
+            record = runs.get(run_id)
+        if record is None:
+            return 404, {"detail": not_found}
+        return 200, _public(record)
 
     def _read_flow_run(self, request: RecordedRequest, id: str) -> tuple:
         """GET a flow run by id, or Prefect's 404."""
-        run_id = _check_uuid(id, "id")
-        with self._store_lock:
-            record = self._flow_runs.get(run_id)
-        if record is None:
-            return 404, {"detail": "Flow run not found"}
-        return 200, _public(record)
+        return self._read_run(self._flow_runs, id, "Flow run not found")
 
     def _read_task_run(self, request: RecordedRequest, id: str) -> tuple:
         """GET a task run by id, or Prefect's 404."""
-        run_id = _check_uuid(id, "id")
-        with self._store_lock:
-            record = self._task_runs.get(run_id)
-        if record is None:
-            return 404, {"detail": "Task not found"}
-        return 200, _public(record)
-
-    def _refuse_other_filters(self, body: dict, allowed: set[str]) -> None:
-        """Refuse (422) filters the stand-in does not implement rather than silently ignore them."""
-        for key in ("flows", "flow_runs", "task_runs", "deployments", "work_pools", "work_pool_queues", "logs"):
-            if key not in allowed and body.get(key):
-                raise _unprocessable(f"stand-in does not support the {key} filter here")
+        return self._read_run(self._task_runs, id, "Task not found")
 
     def _filter_flow_runs(self, request: RecordedRequest) -> tuple:
         """POST flow_runs/filter: the flow-run and deployment filters, sorted and paged."""
         body = request.json or {}
-        self._refuse_other_filters(body, {"flow_runs", "deployments"})
         with self._store_lock:
             runs = list(self._flow_runs.values())
-        _check_filter(body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS, "flow_runs")
-        _check_filter(body.get("deployments"), DEPLOYMENT_FILTER_FIELDS, "deployments")
-        runs = [r for r in runs if _matches(r, body.get("flow_runs"), FLOW_RUN_FILTER_FIELDS)]
-        runs = [r for r in runs if _matches(r, body.get("deployments"), DEPLOYMENT_FILTER_FIELDS)]
-        runs = _sorted(runs, body.get("sort"), FLOW_RUN_SORTS, "ID_DESC")
-        return 200, [_public(r) for r in _page(runs, body, self.default_limit)]
+        return 200, [_public(r) for r in select_flow_runs(runs, body, self.default_limit)]
 
     def _filter_task_runs(self, request: RecordedRequest) -> tuple:
         """POST task_runs/filter: the flow-run and task-run filters, sorted and paged."""
         body = request.json or {}
-        self._refuse_other_filters(body, {"flow_runs", "task_runs"})
         with self._store_lock:
             tasks = list(self._task_runs.values())
             flow_runs = dict(self._flow_runs)
-        flow_run_filter = body.get("flow_runs")
-        _check_filter(flow_run_filter, FLOW_RUN_FILTER_FIELDS, "flow_runs")
-        _check_filter(body.get("task_runs"), TASK_RUN_FILTER_FIELDS, "task_runs")
-        if flow_run_filter:
-            # The server joins task runs to their flow run and applies the flow run filter to it.
-            tasks = [
-                t
-                for t in tasks
-                if t["flow_run_id"] in flow_runs
-                and _matches(flow_runs[t["flow_run_id"]], flow_run_filter, FLOW_RUN_FILTER_FIELDS)
-            ]
-        tasks = [t for t in tasks if _matches(t, body.get("task_runs"), TASK_RUN_FILTER_FIELDS)]
-        tasks = _sorted(tasks, body.get("sort"), TASK_RUN_SORTS, "ID_DESC")
-        return 200, [_public(t) for t in _page(tasks, body, self.default_limit)]
+        return 200, [_public(t) for t in select_task_runs(tasks, flow_runs, body, self.default_limit)]
 
     def _filter_logs(self, request: RecordedRequest) -> tuple:
         """POST logs/filter: the log filters, sorted and paged."""
         body = request.json or {}
-        self._refuse_other_filters(body, {"logs"})
-        _check_filter(body.get("logs"), LOG_FILTER_FIELDS, "logs")
+        check_log_read(body)
         now = time.monotonic()
         matching = json.dumps(body.get("logs"), sort_keys=True, default=str)
         query = f"{matching} {body.get('sort')}"
@@ -648,23 +490,23 @@ class PrefectStandin(StandinServer):
             cacheable = now >= self._logs_visible_from
             cached = self._log_queries.get(query)
             if cacheable and cached is not None and cached[0] == stored:
-                return 200, [_public(log) for log in _page(cached[1], body, self.default_limit)]
+                return 200, [_public(log) for log in page(cached[1], body, self.default_limit)]
             filtered = self._log_queries.get(matching)
             if not (cacheable and filtered is not None and filtered[0] == stored):
                 filtered = None
                 logs = [log for log in self._logs if log["_visible_at"] <= now]
         if filtered is None:
-            logs = [log for log in logs if _matches(log, body.get("logs"), LOG_FILTER_FIELDS)]
+            logs = match_logs(logs, body)
         else:
             logs = filtered[1]  # the same filter's matches, kept by an earlier read in another order
-        logs = _sorted(logs, body.get("sort"), LOG_SORTS, "TIMESTAMP_ASC")
+        logs = sort_logs(logs, body)
         if cacheable:
             with self._store_lock:
                 if len(self._log_queries) >= 16:
                     self._log_queries.clear()
                 self._log_queries[query] = (stored, logs)
                 self._log_queries[matching] = (stored, logs)
-        return 200, [_public(log) for log in _page(logs, body, self.default_limit)]
+        return 200, [_public(log) for log in page(logs, body, self.default_limit)]
 
     def _graph(self, request: RecordedRequest, id: str) -> tuple:
         """A flow run's graph (nodes and their upstream links), as Prefect's graph-v2 returns it."""
