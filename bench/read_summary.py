@@ -1,6 +1,6 @@
 """Reading a stored summary versus generating it at read time (as upstream Dalgo does), side by side in one run.
 
-Run from the repository root: ``python bench/read_summary.py``. It drops, creates and migrates `ddpui_bench`,
+Run from the repository root: ``python -m bench.read_summary``. It drops, creates and migrates `ddpui_bench`,
 starts the Prefect, Airbyte and LLM stand-ins in this process (the LLM answers after a fixed 3 s), gunicorn
 (2 gthread workers x 8 threads) and a real qcluster, and stores the summary of one failed run the normal way
 (webhook -> handler -> pipeline). Then, against the same run:
