@@ -2,7 +2,7 @@
 every summary stored exactly once, the time to drain, and the peak number of concurrent LLM calls, which
 LLM_MAX_CONCURRENCY bounds across all clusters.
 
-Run from the repository root: ``python bench/burst.py [--workers 16] [--failures 1000] [--clusters 1 3]
+Run from the repository root: ``python -m bench.burst [--workers 16] [--failures 1000] [--clusters 1 3]
 [--llm-bound 16] [--unbounded]``. For each cluster count it drops, creates and migrates `ddpui_bench`, adds the
 failed runs to the Prefect stand-in (each with its own dbt error, so no summary is reused from another), starts
 gunicorn (2 gthread workers x 8 threads) and that many real qclusters of Q_WORKERS workers each (separate

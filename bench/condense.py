@@ -1,6 +1,6 @@
 """Benchmark of the log selector (ddpui.core.summaries.condense) against naive baselines.
 
-Run from the repository root: ``python bench/condense.py`` (about 2-3 minutes on 2 cores). Prints:
+Run from the repository root: ``python -m bench.condense`` (about 2-3 minutes on 2 cores). Prints:
 
 1. per shared failure log: lines in, tokens in, tokens out, root-cause lines kept at the default budget
    and at 1,000 tokens, secrets leaked (the log with secret-bearing lines from the corpus mixed in);
@@ -11,25 +11,20 @@ Run from the repository root: ``python bench/condense.py`` (about 2-3 minutes on
    secret corpus.
 """
 
-import importlib.util
-import json
 import re
 import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-from bench.noise import embedded_log  # noqa: E402
-from ddpui.core.redaction import redact_lines, redact_text  # noqa: E402
-from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense  # noqa: E402
-from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
+from bench.noise import embedded_log
+from ddpui.core.redaction import redact_lines, redact_text
+from ddpui.core.summaries.condense import DEFAULT_BUDGET_TOKENS, condense
+from ddpui.core.summaries.token_estimate import estimate_tokens
+from tests.core import secret_corpus
+from tests.fixtures.labelled_logs import HARD_LOGS, load_labels
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
-HARD_LOGS = ROOT / "tests" / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
 HARD_LOG_NOISE = 5_000
-CORPUS_PATH = ROOT / "tests" / "core" / "secret_corpus.py"
 SMALL_BUDGET = 1000
 TAIL_LINES = 200
 SCALE_RUNS = (  # (lines, shared log index) — one log per system at each size, one at a million
@@ -38,22 +33,6 @@ SCALE_RUNS = (  # (lines, shared log index) — one log per system at each size,
     (1_000_000, 5),
 )
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def load_corpus():
-    """The secret corpus module (tests are not a package, so it is loaded by path)."""
-    spec = importlib.util.spec_from_file_location("secret_corpus", CORPUS_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_labels(folder: Path = SHARED_LOGS) -> list[dict]:
-    """Labels of the logs in ``folder`` (the shared logs by default) with each log's lines."""
-    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
-    for label in labels:
-        label["lines"] = (folder / label["file"]).read_text(encoding="utf-8").splitlines()
-    return labels
 
 
 def kept(label: dict, shown: Iterable[str]) -> int:
@@ -195,11 +174,10 @@ def main() -> None:
     """Run every part of the benchmark and print the tables."""
     started = time.perf_counter()
     labels = load_labels()
-    corpus = load_corpus()
     print(f"Per shared log (budget {DEFAULT_BUDGET_TOKENS:,} tokens; 'at 1,000' = root causes kept at a "
           f"1,000-token budget; secrets leaked = corpus secrets mixed into the log that reach the excerpt)")
     print(table(["log", "lines in", "tokens in", "tokens out", "root cause kept", "at 1,000", "secrets leaked"],
-                per_log_rows(labels, corpus), text_columns=1))
+                per_log_rows(labels, secret_corpus), text_columns=1))
     print()
     print(f"Hard cases (tests/fixtures/hard_logs: real logs whose evidence is not an error line): labelled lines "
           f"kept, alone and inside {HARD_LOG_NOISE:,} lines of dbt noise (middle, end; budget "
@@ -212,7 +190,7 @@ def main() -> None:
     print(table(["log", "strategy", "time", "peak memory", "tokens in", "tokens out", "root cause kept"],
                 scale_rows(labels), text_columns=2))
     print()
-    for line in redaction_rows(labels, corpus):
+    for line in redaction_rows(labels, secret_corpus):
         print(line)
     print(f"\nTotal bench time: {time.perf_counter() - started:.0f}s")
 

@@ -13,7 +13,6 @@ excerpt says how much was not read.
 """
 
 import argparse
-import json
 import os
 import secrets
 import subprocess
@@ -29,16 +28,16 @@ from harness.database import own_database_url, prepare_database
 from harness.prefect_venv import REPO_ROOT
 from standins.__main__ import seed_prefect
 from standins.prefect_api import PrefectStandin
+from tests.fixtures.labelled_logs import load_labels
 
-SHARED_LOGS = REPO_ROOT / "tests" / "fixtures" / "shared_logs"
 REAL_LOG = "15_dbt_postgres-column-does-not-exist.log"
 ORG_SLUG = "demo-org"  # the org seed_prefect's run names
 
 
 def real_failure() -> tuple[list[str], list[str]]:
     """The real dbt failure's lines and its labelled root-cause substrings."""
-    labels = {label["file"]: label for label in json.loads((SHARED_LOGS / "labels.json").read_text())}
-    return (SHARED_LOGS / REAL_LOG).read_text(encoding="utf-8").splitlines(), labels[REAL_LOG]["root_cause_lines"]
+    label = next(label for label in load_labels() if label["file"] == REAL_LOG)
+    return label["lines"], label["root_cause_lines"]
 
 
 def manage(code: Path, env: dict[str, str], log_path: Path, *args: str) -> None:

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone  # noqa: E402
 
 import bench.bench_django  # noqa: F401  (first of ours: Django set up on the bench database)
-from bench.condense import load_labels, table  # noqa: E402
+from bench.condense import table  # noqa: E402
 from bench.processes import bench_env, fresh_database, run_directory  # noqa: E402
 from ddpui.core.auth.orgs import create_org_with_admin  # noqa: E402
 from ddpui.core.summaries.condense import condense  # noqa: E402
@@ -42,6 +42,7 @@ from ddpui.core.summaries.token_estimate import estimate_tokens  # noqa: E402
 from ddpui.models import Org, OrgPreferences  # noqa: E402
 from harness.llm_server import MODELS, start_llm_server  # noqa: E402
 from harness.processes import ProcessStack  # noqa: E402
+from tests.fixtures.labelled_logs import load_labels  # noqa: E402
 
 STEP_KINDS = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "prefect_task"}
 # A CPU model call with a ~3,000-token prompt; the bench waits rather than falls back.

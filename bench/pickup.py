@@ -1,6 +1,6 @@
 """How long the cluster takes to pick a task up: a trivial task enqueued, one at a time, on a real qcluster.
 
-Run from the repository root: ``python bench/pickup.py [--tasks 100] [--poll 0.2]``. It drops, creates and
+Run from the repository root: ``python -m bench.pickup [--tasks 100] [--poll 0.2]``. It drops, creates and
 migrates `ddpui_bench`, starts a qcluster with the production settings (Q_POLL_SECONDS 0.2 unless --poll) and
 enqueues `math.floor` with our failure hook. Django-Q2 stamps Task.started at enqueue and Task.stopped when the
 result is saved, so for a task that does nothing `stopped - started` is the pickup (poll wait, claim, fork-free

@@ -1,7 +1,7 @@
 """Pipeline overhead per failure, webhook to stored summary, with an LLM stand-in that answers at once:
 median and p95 per stage.
 
-Run from the repository root: ``python bench/pipeline_overhead.py [--failures 50]``. It drops, creates and
+Run from the repository root: ``python -m bench.pipeline_overhead [--failures 50]``. It drops, creates and
 migrates `ddpui_bench`, starts the Prefect, Airbyte and LLM (zero latency) stand-ins in this process, gunicorn
 (2 gthread workers x 8 threads) and a real qcluster (Q_WORKERS=2, poll 0.05 s). Failures are sent one at a
 time (each waits for the previous summary), so the figures are per-failure overhead, not queueing behind

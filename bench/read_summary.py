@@ -1,6 +1,6 @@
 """Reading a stored summary versus generating it at read time (as upstream Dalgo does), side by side in one run.
 
-Run from the repository root: ``python bench/read_summary.py``. It drops, creates and migrates `ddpui_bench`,
+Run from the repository root: ``python -m bench.read_summary``. It drops, creates and migrates `ddpui_bench`,
 starts the Prefect, Airbyte and LLM stand-ins in this process (the LLM answers after a fixed 3 s), gunicorn
 (2 gthread workers x 8 threads) and a real qcluster, and stores the summary of one failed run the normal way
 (webhook -> handler -> pipeline). Then, against the same run:
@@ -50,13 +50,16 @@ def generate_at_read_time(client: httpx.Client, flow_run_id: str) -> float:
     """Seconds from asking for a fresh summary to reading it completed, as Dalgo's UI does it."""
     started = time.perf_counter()
     task_id = client.get(f"/api/prefect/v1/flow_runs/{flow_run_id}/logsummary", params={"regenerate": 1}).json()["task_id"]
-    deadline = started + GENERATE_TIMEOUT_SECONDS
-    while time.perf_counter() < deadline:
+
+    def completed() -> bool:
         progress = client.get(f"/api/tasks/stp/{task_id}").json()["progress"]
-        if progress and progress[-1]["status"] == "completed":
-            return time.perf_counter() - started
-        time.sleep(POLL_SECONDS)
-    raise HarnessError(f"no regenerated summary within {GENERATE_TIMEOUT_SECONDS} s")
+        return bool(progress) and progress[-1]["status"] == "completed"
+
+    try:
+        wait_until(completed, timeout=GENERATE_TIMEOUT_SECONDS, what="the regenerated summary", interval=POLL_SECONDS)
+    except HarnessError:
+        raise HarnessError(f"no regenerated summary within {GENERATE_TIMEOUT_SECONDS} s") from None
+    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -9,17 +9,14 @@ Run from the repository root: ``python -m bench.secret_corpus`` (a few seconds).
    secret; how fast the noise is redacted (wall and CPU time), and the slowest hostile 1 MB line.
 """
 
-import json
 import random
 import time
-from pathlib import Path
 
 from bench.noise import airbyte_noise, dbt_noise, prefect_noise
 from ddpui.core.redaction import redact_lines, redact_text
 from tests.core import secret_corpus
+from tests.fixtures.labelled_logs import load_labels
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_LOGS = ROOT / "tests" / "fixtures" / "shared_logs"
 NOISE_LINES_PER_SYSTEM = 100_000
 # Hostile 1 MB lines (the webhook's body limit) built of one repeated piece: the redactor must stay linear.
 HOSTILE_UNITS = ("pass", "password", "credentials", "://=credentials", "x://x:x", "password: x ", "--passpass",
@@ -44,8 +41,7 @@ def changed_lines(lines: list[str]) -> int:
 
 def shared_log_lines() -> list[str]:
     """Every line of the shared failure logs named in their labels."""
-    labels = json.loads((SHARED_LOGS / "labels.json").read_text(encoding="utf-8"))
-    return [line for label in labels for line in (SHARED_LOGS / label["file"]).read_text(encoding="utf-8").splitlines()]
+    return [line for label in load_labels() for line in label["lines"]]
 
 
 def noise_lines() -> list[str]:

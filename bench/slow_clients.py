@@ -10,7 +10,6 @@ gunicorn facing the slow clients itself (the way the app was served before), eac
 
 import argparse
 import os
-import sys
 import time
 import uuid
 
@@ -19,9 +18,8 @@ import httpx
 import bench.bench_django  # noqa: F401  (first: Django on the bench database)
 from bench.load import LoadResult, table
 from bench.processes import WEBHOOK_KEY, bench_env, fresh_database, run_directory, start_gunicorn
-from harness.app import WEBHOOK_PATH
-from harness.prefect_venv import REPO_ROOT
-from harness.processes import ProcessStack, free_port, http_answers, wait_until
+from harness.app import WEBHOOK_PATH, start_gunicorn_alone
+from harness.processes import ProcessStack
 from harness.slow_clients import SlowClients
 
 HEADERS = {"X-Notification-Key": WEBHOOK_KEY, "Content-Type": "application/json"}
@@ -44,17 +42,6 @@ def post_sequentially(base_url: str, count: int, *, timeout: float = 30) -> Load
         result.add(time.monotonic() - start, status)
     result.seconds = time.monotonic() - began
     return result
-
-
-def start_direct_gunicorn(stack: ProcessStack, env: dict[str, str]) -> str:
-    """gunicorn alone, two sync workers, facing the clients (the old way); its base URL."""
-    port = free_port()
-    process = stack.start("gunicorn-direct", [sys.executable, "-m", "gunicorn", "ddpui.wsgi", "--bind",
-                                              f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30"],
-                          env={**env, "LOG_LEVEL": "WARNING"}, cwd=REPO_ROOT)
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_answers(base_url + WEBHOOK_PATH), timeout=60, what="gunicorn", watch=[process])
-    return base_url
 
 
 def row(label: str, result: LoadResult) -> list[str]:
@@ -86,7 +73,7 @@ def main() -> None:
             connected = slow.still_connected()
         rows.append(row(f"nginx + gunicorn, {args.slow} slow clients connected ({connected} still)", with_slow))
         if args.direct:
-            direct_url = start_direct_gunicorn(stack, env)
+            direct_url = start_gunicorn_alone(stack, {**env, "LOG_LEVEL": "WARNING"})
             post_sequentially(direct_url, 5)
             with SlowClients(direct_url, args.slow, interval=SLOW_INTERVAL_SECONDS):
                 time.sleep(2)

@@ -2,7 +2,7 @@
 concurrency 16), and p50/p99 latency at a fixed 100 requests/s (open loop). Every acknowledged notification
 must be recorded: the Notification rows are counted afterwards.
 
-Run from the repository root: ``python bench/webhook_load.py [--workers 2 --threads 8] [--total 6000]``.
+Run from the repository root: ``python -m bench.webhook_load [--workers 2 --threads 8] [--total 6000]``.
 It drops, creates and migrates the PostgreSQL database `ddpui_bench` (BENCH_DATABASE_URL to change it),
 starts gunicorn on 127.0.0.1 with the chosen worker configuration, and no qcluster (the handler's work is
 not part of the acknowledgement; queued tasks wait in the queue table). Load generators share the machine

@@ -1,7 +1,8 @@
-"""End-to-end harness shared by tests/e2e and scripts/demo.py.
+"""The one harness of tests, benches (`python -m bench.<name>`) and scripts/demo.py: every process they start
+(harness/processes.py, harness/app.py), every wait and HTTP probe (harness/processes.py).
 
-It builds (once, cached) a virtualenv holding the full `prefect` package, starts a real Prefect server, our
-app (gunicorn) and a real qcluster against a PostgreSQL database, serves Dalgo-shaped flows, and stops
-everything it started. The full `prefect` package never enters the project's own virtualenv: it ships the
+End to end, it builds (once, cached) a virtualenv holding the full `prefect` package, starts a real Prefect
+server, our app (gunicorn) and a real qcluster against a PostgreSQL database, serves Dalgo-shaped flows, and
+stops everything it started. The full `prefect` package never enters the project's own virtualenv: it ships the
 same `prefect` module as `prefect-client` and the two overwrite each other.
 """

@@ -1,6 +1,6 @@
 """Our app as it runs in production: `scripts/serve.sh` (nginx in front of gunicorn serving ddpui.wsgi) and a
 real `manage.py qcluster`, both with the environment the caller chooses (database, Prefect, Airbyte stand-in,
-LLM or none)."""
+LLM or none). Every test, bench and script starts the app's processes here."""
 
 import os
 import re
@@ -88,6 +88,19 @@ def start_web(stack: ProcessStack, env: dict[str, str], *, workers: int = WEB_WO
     wait_until(lambda: http_answers(base_url + WEBHOOK_PATH) and not web_says_unavailable(base_url),
                timeout=START_TIMEOUT_SECONDS, what=f"nginx and gunicorn at {base_url}", watch=[process], interval=0.3)
     return process, base_url
+
+
+def start_gunicorn_alone(stack: ProcessStack, env: dict[str, str], *, workers: int = WEB_WORKERS) -> str:
+    """gunicorn alone, sync workers, facing the clients itself (the way the app was served before nginx); its
+    base URL once it answers."""
+    port = free_port()
+    process = stack.start("gunicorn-direct", [sys.executable, "-m", "gunicorn", "ddpui.wsgi", "--bind",
+                                              f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "30"],
+                          env=env, cwd=REPO_ROOT)
+    base_url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_answers(base_url + WEBHOOK_PATH), timeout=START_TIMEOUT_SECONDS, what="gunicorn",
+               watch=[process])
+    return base_url
 
 
 def web_says_unavailable(base_url: str) -> bool:

@@ -12,9 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from harness.processes import HarnessError, wait_until
 
 # The newest Prefect 3 release; the default server (and flow runner) of the e2e tests and the demo.
 PREFECT_VERSION = "3.9.1"
@@ -66,15 +67,18 @@ def build_lock(
     directory.parent.mkdir(parents=True, exist_ok=True)
     lock_file = directory.parent / f"{directory.name}.lock"
     with open(lock_file, "w") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def locked() -> bool:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise error(f"another build held {lock_file} for too long") from None
-                time.sleep(1)
+                return False
+            return True
+
+        try:
+            wait_until(locked, timeout=timeout, what=f"the build lock {lock_file}", interval=1)
+        except HarnessError:
+            raise error(f"another build held {lock_file} for too long") from None
         try:
             yield
         finally:

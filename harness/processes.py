@@ -1,5 +1,7 @@
-"""Child processes the harness starts: each in its own process group, its output in a log file under the run
-directory, stopped in reverse order of start, and described by its log's tail when something goes wrong.
+"""Child processes the harness starts (and how tests, benches and the demo start theirs): each in its own process
+group, its output in a log file under the run directory, stopped in reverse order of start, killed at once like an
+OOM killer would, and described by its log's tail when something goes wrong. Also the one poll (`wait_until`) and
+the HTTP probes (`http_ok`, `http_answers`) every caller waits with.
 """
 
 import atexit
@@ -16,6 +18,7 @@ import httpx
 
 LOG_TAIL_LINES = 40
 STOP_TIMEOUT_SECONDS = 15
+KILL_WAIT_SECONDS = 10
 
 
 class HarnessError(RuntimeError):
@@ -81,6 +84,15 @@ class ManagedProcess:
         except ProcessLookupError:
             pass
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (main process, sentinel, workers): nothing drains, as when the
+        host's OOM killer or a power loss takes it."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=KILL_WAIT_SECONDS)
+
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
         """SIGTERM, wait up to `timeout`, then SIGKILL whatever is left of the process group."""
         if self.is_running():
@@ -98,6 +110,57 @@ class ManagedProcess:
             self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process, from /proc (psutil is not installed)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            # The command name in field 2 may hold spaces: the parent pid is the 2nd field after its ")".
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def socket_inodes_to_port(port: int) -> set[str]:
+    """Inodes of the established TCP sockets whose REMOTE port is `port` (clients of a local server)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            if remote_port == port and fields[3] == "01":
+                inodes.add(fields[9])
+    return inodes
+
+
+def pids_connected_to(root_pid: int, port: int) -> list[int]:
+    """The descendants of `root_pid` holding an open connection to 127.0.0.1:`port` (which worker to kill)."""
+    wanted = {f"socket:[{inode}]" for inode in socket_inodes_to_port(port)}
+    holders = []
+    for pid in descendants(root_pid):
+        try:
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        except OSError:
+            continue
+        if links & wanted:
+            holders.append(pid)
+    return holders
 
 
 @dataclass

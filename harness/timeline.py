@@ -1,7 +1,6 @@
 """From a flow run's end to its stored summary: waits for the summary and splits the time it took into
 Prefect's delivery, our queueing, the handler, and the summary pipeline's own stages (LlmSession.timings)."""
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -10,7 +9,7 @@ from django_q.models import Task
 from prefect.client.schemas.objects import FlowRun
 
 from ddpui.models import LlmSession, Notification, SummaryStatus
-from harness.processes import HarnessError
+from harness.processes import HarnessError, wait_until
 
 PIPELINE_STAGES = ("locate", "wait_for_logs", "evidence", "condense", "summarize", "store")
 
@@ -92,14 +91,10 @@ def wait_for_summary(
     flow_run_id: str, *, using: str = "default", timeout: float = 60, progress: Callable[[float], None] | None = None
 ) -> LlmSession:
     """Wait (bounded) for the stored summary of a run; HarnessError if none is stored in time."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        session = settled_summary(flow_run_id, using)
-        if session is not None:
-            return session
-        if progress:
-            progress(time.monotonic() - started)
-        time.sleep(0.25)
-    notifications = list(Notification.objects.using(using).filter(flow_run_id=flow_run_id).values(
-        "state_name", "status", "steps_done", "step_errors"))
+    try:
+        return wait_until(lambda: settled_summary(flow_run_id, using), timeout=timeout,
+                          what=f"the summary of flow run {flow_run_id}", progress=progress)
+    except HarnessError:
+        notifications = list(Notification.objects.using(using).filter(flow_run_id=flow_run_id).values(
+            "state_name", "status", "steps_done", "step_errors"))
     raise HarnessError(f"no summary of flow run {flow_run_id} within {timeout:.0f} s; notifications: {notifications}")

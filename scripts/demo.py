@@ -1,6 +1,6 @@
 """The demo: real Prefect, our app and the cluster; two Dalgo pipelines fail and their summaries are printed.
 
-    python scripts/demo.py
+    python -m scripts.demo   (scripts/demo.sh sets up first)
 
 Starts a Prefect server (building its virtualenv once, 1-2 minutes, needs PyPI), the Airbyte stand-in,
 the production web command (scripts/serve.sh: nginx in front of gunicorn) and a qcluster against PostgreSQL
@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ddpui_demo"
 # Django reads every setting from the environment once, at set-up: the demo's own choices go in first.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ddpui.settings")
@@ -43,7 +42,7 @@ from ddpui.management.commands.summarize_flow_run import render_summary  # noqa:
 from ddpui.models import Channel, DeliveryStatus, FailureDelivery  # noqa: E402
 from harness.browser import chromium_installed, screenshot_summary_page  # noqa: E402
 from harness.prefect_venv import PrefectVenvUnavailable  # noqa: E402
-from harness.processes import HarnessError  # noqa: E402
+from harness.processes import HarnessError, wait_until  # noqa: E402
 from harness.scenarios import (  # noqa: E402
     ScenarioRun,
     dbt_failure_after_sync,
@@ -99,20 +98,26 @@ def print_result(run: ScenarioRun) -> None:
 def wait_for_email(sink: SmtpSink, run: ScenarioRun, progress: Progress) -> tuple[str, float]:
     """The failure email of the run as the sink received it, and the seconds from the run's end to it."""
     progress.step(f"waiting for the failure email of '{run.scenario.name}'")
-    began = time.monotonic()
-    while time.monotonic() - began < EMAIL_TIMEOUT_SECONDS:
+
+    def sent_email() -> tuple[str, float] | None:
         delivery = FailureDelivery.objects.filter(flow_run_id=run.flow_run_id, channel=Channel.EMAIL,
                                                   status=DeliveryStatus.SENT).first()
-        if delivery is not None:
-            for message, received in zip(sink.messages, sink.received_at, strict=True):
-                body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
-                if f"({run.flow_run_id})" in body:
-                    progress.done()
-                    text = f"Subject: {message['Subject']}\nTo: {message['To']}\n\n{body}"
-                    return text, received - run.flow_run.end_time.timestamp()
-        progress.waiting(time.monotonic() - began)
-        time.sleep(0.2)
-    raise HarnessError(f"no failure email for {run.flow_run_id} within {EMAIL_TIMEOUT_SECONDS} s")
+        if delivery is None:
+            return None
+        for message, received in zip(sink.messages, sink.received_at, strict=True):
+            body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            if f"({run.flow_run_id})" in body:
+                text = f"Subject: {message['Subject']}\nTo: {message['To']}\n\n{body}"
+                return text, received - run.flow_run.end_time.timestamp()
+        return None
+
+    try:
+        found = wait_until(sent_email, timeout=EMAIL_TIMEOUT_SECONDS, what="the failure email", interval=0.2,
+                           progress=progress.waiting)
+    except HarnessError:
+        raise HarnessError(f"no failure email for {run.flow_run_id} within {EMAIL_TIMEOUT_SECONDS} s") from None
+    progress.done()
+    return found
 
 
 def run_demo(stack: DalgoStack, sink: SmtpSink, progress: Progress, run_dir: Path) -> None:

@@ -2,10 +2,6 @@
 
 import datetime
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +12,8 @@ from model_bakery import baker
 
 from ddpui.core.auth.api_tokens import issue_token
 from ddpui.models import Org, OrgDataFlow, OrgPreferences, OrgTask, OrgUser, OrgUserRole
+from harness.app import start_cluster
+from harness.processes import HarnessError, ProcessStack, wait_until
 from standins.airbyte_api import AirbyteStandin, failure
 from standins.discord_api import DiscordStandin
 from standins.llm_api import CHAT_PATH, LlmStandin
@@ -331,42 +329,28 @@ def process_env(settings, **overrides) -> dict[str, str]:
     return env
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM the main process only (it drains its workers), then kill the group if it hangs."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
 @pytest.fixture
 def qcluster(transactional_db, settings, tmp_path):
-    """A real `manage.py qcluster` process on this test's PostgreSQL database (not sync mode)."""
+    """A real `manage.py qcluster` process (the harness's) on this test's PostgreSQL database (not sync mode)."""
     if connection.vendor != "postgresql":
         pytest.skip("the cluster test needs PostgreSQL (set DATABASE_URL)")
-    log_path = tmp_path / "qcluster.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=REPO_ROOT, env=process_env(settings),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    yield process
-    stop_process(process)
-    print(log_path.read_text(errors="replace")[-4000:])
+    stack = ProcessStack(tmp_path / "processes")
+    try:
+        process = start_cluster(stack, process_env(settings))
+        yield process
+    finally:
+        stack.stop_all()
+        print((tmp_path / "processes" / "qcluster.log").read_text(errors="replace")[-4000:])
 
 
 def poll_until(predicate, *, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
-    """Poll until predicate() is truthy; returns its value or fails the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    """The harness's wait_until with a test's failure: returns predicate()'s truthy value, or fails the test after
+    `timeout` seconds."""
+    try:
+        return wait_until(predicate, timeout=timeout, interval=interval, what=what)
+    except HarnessError as exc:
+        failure = str(exc)
+    pytest.fail(failure)
 
 
 @pytest.fixture

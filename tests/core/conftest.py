@@ -1,39 +1,11 @@
 """Shared fixtures for the redaction and log-condensing tests: the shared failure logs with their labels (repo
-copy) and the secret corpus. Test modules are imported in importlib mode, so sibling modules are loaded by path here
-and reach the tests as fixtures and parameters."""
-
-import importlib.util
-import json
-from pathlib import Path
-from types import ModuleType
+copy, tests/fixtures/labelled_logs.py) and the secret corpus (tests/core/secret_corpus.py), as fixtures and
+parameters."""
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-SHARED_LOGS = HERE.parent / "fixtures" / "shared_logs"
-HARD_LOGS = HERE.parent / "fixtures" / "hard_logs"  # real logs whose evidence is not an error line
-STEP_KIND_BY_SYSTEM = {"airbyte": "airbyte", "dbt": "dbt", "prefect": "task"}
-
-
-def _load_sibling(name: str) -> ModuleType:
-    """Import a module that sits next to this conftest by its path."""
-    spec = importlib.util.spec_from_file_location(f"core_tests_{name}", HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-secret_corpus = _load_sibling("secret_corpus")
-
-
-def load_labels(folder: Path = SHARED_LOGS) -> list[dict]:
-    """The labels of the logs in ``folder`` (the shared logs by default), each with the log's lines under
-    "lines" and its step kind."""
-    labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
-    for label in labels:
-        label["lines"] = (folder / label["file"]).read_text(encoding="utf-8").splitlines()
-        label["step_kind"] = STEP_KIND_BY_SYSTEM[label["system"]]
-    return labels
+from tests.core import secret_corpus
+from tests.fixtures.labelled_logs import HARD_LOGS, load_labels
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

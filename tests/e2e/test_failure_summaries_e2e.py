@@ -6,7 +6,6 @@ OPENAI_* pointed at the LLM stand-in.
 """
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -245,7 +244,7 @@ def test_automation_json_body_is_what_prefect_sent(offline_runs):
         assert notification.payload["deployment_id"] == str(run.flow_run.deployment_id)
 
 
-def test_dalgo_text_body_notification_is_handled(offline_runs, e2e_stack):
+def test_dalgo_text_body_notification_is_handled(offline_runs, e2e_stack, wait_for):
     """Dalgo's custom-webhook text body for a crashed run is accepted and handled; still one summary."""
     run = offline_runs.crash
     body = {"body": f"Flow run {run.flow_run.name} with id {run.flow_run_id} entered state Crashed"}
@@ -253,11 +252,12 @@ def test_dalgo_text_body_notification_is_handled(offline_runs, e2e_stack):
                         headers={"X-Notification-Key": e2e_stack.config.webhook_key})
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
     notification = Notification.objects.using(ALIAS).get(flow_run_id=run.flow_run_id, body_format="text")
-    for _ in range(100):
+
+    def left_received() -> bool:
         notification.refresh_from_db()
-        if notification.status != NotificationStatus.RECEIVED:
-            break
-        time.sleep(0.1)
+        return notification.status != NotificationStatus.RECEIVED
+
+    wait_for(left_received, timeout=10, interval=0.1, what="the text-body notification handled")
     assert notification.status == NotificationStatus.HANDLED, notification.step_errors
     assert "enqueue_summary" in notification.steps_done
     assert LlmSession.objects.using(ALIAS).filter(flow_run_id=run.flow_run_id).count() == 1

@@ -1,15 +1,14 @@
 """Fixtures of the fault tests: qclusters that can be killed and restarted, Dalgo runs whose logs hold secrets,
 notification bodies in Prefect's formats, the read API, the schedules' sweeps, and a scan for leaked secrets.
 
-Everything reuses tests/conftest.py (process_env, stop_process, poll_until, the stand-ins, `dalgo_runs`).
+Processes are the harness's (harness/app.py, harness/processes.py); everything else reuses tests/conftest.py
+(process_env, poll_until, the stand-ins, `dalgo_runs`).
 """
 
 import datetime
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,11 +21,11 @@ from django.utils import timezone
 from django_q.models import OrmQ, Task
 
 from ddpui.models import LlmSession, Notification
-from harness.app import start_web
-from harness.processes import ProcessStack
+from harness.app import start_cluster, start_web
+from harness.processes import ManagedProcess, ProcessStack, pids_connected_to
 from standins.airbyte_api import failure
 from standins.llm_api import CHAT_PATH
-from tests.conftest import REPO_ROOT, poll_until, process_env, stop_process
+from tests.conftest import poll_until, process_env
 
 WEBHOOK_PATH = "/webhooks/v1/notification/"
 HANDLE_NOTIFICATION_TASK = "tasks.webhooks.handle_notification"
@@ -74,101 +73,45 @@ def pytest_configure(config):
 # ---- processes --------------------------------------------------------------------------------------------
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of a process, from /proc (psutil is not installed)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            # The command name in field 2 may hold spaces: the parent pid is the 2nd field after its ")".
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def socket_inodes_to_port(port: int) -> set[str]:
-    """Inodes of the established TCP sockets whose REMOTE port is `port` (clients of a local server)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-            if remote_port == port and fields[3] == "01":
-                inodes.add(fields[9])
-    return inodes
-
-
-def pids_connected_to(root_pid: int, port: int) -> list[int]:
-    """The descendants of `root_pid` holding an open connection to 127.0.0.1:`port`."""
-    wanted = {f"socket:[{inode}]" for inode in socket_inodes_to_port(port)}
-    holders = []
-    for pid in descendants(root_pid):
-        try:
-            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-        except OSError:
-            continue
-        if links & wanted:
-            holders.append(pid)
-    return holders
-
-
 class Clusters:
-    """Starts `manage.py qcluster` processes with extra environment, and kills them like an OOM killer would.
+    """Starts `manage.py qcluster` processes (the harness's start_cluster) with extra environment, and kills them
+    like an OOM killer would.
 
     Every process started here is stopped at teardown (SIGTERM to the main process, then SIGKILL to its group).
     """
 
-    def __init__(self, settings, log_dir: Path):
-        self.settings, self.log_dir = settings, log_dir
+    def __init__(self, settings, run_dir: Path):
+        self.settings = settings
         self.env: dict[str, str] = {}
-        self.started: list[tuple[subprocess.Popen, Path]] = []
+        self.stack = ProcessStack(run_dir)
+        self.started: list[ManagedProcess] = []
 
-    def start(self, **env: str) -> subprocess.Popen:
-        """Start a cluster; `env` adds to (and is remembered over) the environment of earlier starts."""
+    def start(self, **env: str) -> ManagedProcess:
+        """Start a cluster and wait until it runs; `env` adds to (and is remembered over) the environment of
+        earlier starts."""
         self.env.update(env)
-        log_path = self.log_dir / f"qcluster-{len(self.started)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"], cwd=REPO_ROOT, env=process_env(self.settings, **self.env),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        self.started.append((process, log_path))
+        process = start_cluster(self.stack, process_env(self.settings, **self.env), name=f"qcluster-{len(self.started)}")
+        self.started.append(process)
         return process
 
-    def kill_all(self, process: subprocess.Popen) -> None:
+    def kill_all(self, process: ManagedProcess) -> None:
         """SIGKILL a cluster's whole process group (main process, sentinel, workers): nothing drains."""
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        process.kill()
 
-    def kill_worker_connected_to(self, process: subprocess.Popen, port: int) -> int:
+    def kill_worker_connected_to(self, process: ManagedProcess, port: int) -> int:
         """SIGKILL the one worker that has a request open to `port` (e.g. the LLM stand-in); returns its pid."""
-        holders = poll_until(lambda: pids_connected_to(process.pid, port), timeout=10, what="the worker's socket")
+        holders = poll_until(lambda: pids_connected_to(process.popen.pid, port), timeout=10, what="the worker's socket")
         assert len(holders) == 1, f"expected one worker talking to port {port}, found {holders}"
         os.kill(holders[0], signal.SIGKILL)
         return holders[0]
 
     def log_text(self) -> str:
         """The output of every cluster started, oldest first."""
-        return "\n".join(path.read_text(errors="replace") for _, path in self.started if path.exists())
+        return "\n".join(process.output_since_start() for process in self.started)
 
     def stop(self) -> None:
         """Stop every cluster still running and show the tail of their logs."""
-        for process, _ in self.started:
-            if process.poll() is None:
-                stop_process(process)
+        self.stack.stop_all()
         print(self.log_text()[-6000:])
 
 
@@ -244,15 +187,6 @@ class Webhook:
 
         with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
             return list(pool.map(deliver, bodies))
-
-
-def answers(url: str) -> bool:
-    """The server at `url` answers HTTP at all."""
-    try:
-        httpx.get(url, timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from django.db import connection
 from django_q.models import Task
 from django_q.tasks import async_task
 
+from harness.app import CLUSTER_RUNNING
+from harness.processes import ProcessStack
 from tests.conftest import REPO_ROOT, poll_until, process_env
 
 pytestmark = pytest.mark.cluster
@@ -37,7 +39,6 @@ WATCHDOG_ENV = {
     "QUEUE_WATCHDOG_FAILURES": "5",
 }
 READY_WORKER = re.compile(r"ready for work at (\d+)")
-CLUSTER_RUNNING = re.compile(r"Q Cluster \S+.* running\.")
 
 SUPERVISORD_CONF = """\
 [unix_http_server]
@@ -80,10 +81,11 @@ class Supervisor:
         bin_dir = Path(sys.executable).parent
         # supervisorctl (used by the watchdog) comes from the same virtualenv.
         self.env = {**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}"}
-        self.process = subprocess.Popen(
-            [str(bin_dir / "supervisord"), "-c", str(self.conf)], env=self.env, cwd=run_dir,
-            stdout=open(run_dir / "supervisord.out", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        # supervisord's own output in a folder of its own: its log file (supervisord.log) is in run_dir.
+        self.stack = ProcessStack(run_dir / "processes")
+        # SIGTERM to supervisord alone: it stops its programs itself.
+        self.process = self.stack.start("supervisord", [str(bin_dir / "supervisord"), "-c", str(self.conf)],
+                                        env=self.env, cwd=run_dir, signal_group=False)
         self.groups: set[int] = set()
 
     def ctl(self, *args: str) -> str:
@@ -113,12 +115,8 @@ class Supervisor:
                 os.killpg(group, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        self.process.stop(timeout=30)
+        self.stack.stop_all()
 
 
 @pytest.fixture

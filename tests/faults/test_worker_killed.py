@@ -36,7 +36,7 @@ def test_summary_completes_after_a_kill_mid_request(
     if kill == "worker":
         # The sentinel replaced the worker: the same cluster goes on.
         wait_for(lambda: "reincarnated worker" in clusters.log_text(), timeout=10, what="a new worker")
-        assert cluster.poll() is None
+        assert cluster.is_running()
     else:
         clusters.start()
 

@@ -3,7 +3,6 @@
 import json
 import re
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -11,9 +10,9 @@ from django.core.management.base import CommandError
 
 from ddpui.core.auth.api_tokens import hash_token
 from ddpui.models import ApiToken, Org, OrgUser
+from tests.fixtures.labelled_logs import SHARED_LOGS
 
 pytestmark = pytest.mark.django_db
-SHARED_LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "shared_logs"
 
 
 def run(*args) -> str:

@@ -1,23 +1,27 @@
 """`python -m standins <kind>` runs a stand-in in the foreground until stopped."""
 
-import subprocess
+import os
 import sys
 
 import httpx
 import pytest
 
+from harness.prefect_venv import REPO_ROOT
+from harness.processes import ProcessStack, wait_until
+
 
 @pytest.mark.parametrize("kind", ["airbyte", "prefect"])
-def test_runs_seeded_standin_in_foreground(kind):
+def test_runs_seeded_standin_in_foreground(kind, tmp_path):
     """The entry point serves a seeded store until terminated."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "standins", kind, "--port", "0", "--seed"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    stack = ProcessStack(tmp_path)
     try:
-        listening = process.stdout.readline().split()
-        seeded = process.stdout.readline()
+        process = stack.start(kind, [sys.executable, "-m", "standins", kind, "--port", "0", "--seed"],
+                              env=dict(os.environ), cwd=REPO_ROOT)
+        # Its first two lines, once both are written whole.
+        output = wait_until(lambda: process.output_since_start().count("\n") >= 2 and process.output_since_start(),
+                            timeout=30, what=f"the {kind} stand-in's first lines", watch=[process])
+        listening_line, seeded = output.splitlines()[:2]
+        listening = listening_line.split()
         url = listening[-1]
         assert url.startswith("http://127.0.0.1:")
         assert seeded.startswith("seeded ")
@@ -28,6 +32,4 @@ def test_runs_seeded_standin_in_foreground(kind):
             job_id = int(seeded.split()[2])
             assert httpx.post(f"{url}/api/v1/jobs/get", json={"id": job_id}).json()["job"]["status"] == "failed"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+        stack.stop_all()

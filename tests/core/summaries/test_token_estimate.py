@@ -8,19 +8,18 @@ is what dbt's timestamps and ids are full of.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
 from ddpui.core.summaries.token_estimate import TokenTally, estimate_tokens
+from tests.fixtures.labelled_logs import FIXTURES, SHARED_LOGS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 COUNTS = json.loads((FIXTURES / "qwen_token_counts.json").read_text())
 
 
 def shared_log(entry: dict) -> list[str]:
     """The shared log's lines."""
-    return (FIXTURES / "shared_logs" / entry["file"]).read_text(encoding="utf-8").splitlines()
+    return (SHARED_LOGS / entry["file"]).read_text(encoding="utf-8").splitlines()
 
 
 def numbered(lines: list[str]) -> str:
