@@ -24,8 +24,8 @@ from pathlib import Path
 import psycopg
 
 from bench.noise import embedded_log
+from harness import REPO_ROOT
 from harness.database import own_database_url, prepare_database
-from harness.prefect_venv import REPO_ROOT
 from standins.__main__ import seed_prefect
 from standins.prefect_api import PrefectStandin
 from tests.fixtures.labelled_logs import load_labels

@@ -6,3 +6,8 @@ server, our app (gunicorn) and a real qcluster against a PostgreSQL database, se
 stops everything it started. The full `prefect` package never enters the project's own virtualenv: it ships the
 same `prefect` module as `prefect-client` and the two overwrite each other.
 """
+
+from pathlib import Path
+
+# The repository: the working directory of every process the harness starts.
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 from django.conf import settings as django_settings
 
-from harness.prefect_venv import REPO_ROOT
+from harness import REPO_ROOT
 from harness.processes import HarnessError, ManagedProcess, ProcessStack, free_port, http_answers, wait_until
 
 WEB_WORKERS = 2

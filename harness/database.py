@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from harness.prefect_venv import REPO_ROOT
+from harness import REPO_ROOT
 from harness.processes import HarnessError
 
 MIGRATE_TIMEOUT_SECONDS = 180

@@ -9,9 +9,9 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import ObjectNotFound
 
+from harness import REPO_ROOT
 from harness.flows.catalog import ALL_DEPLOYMENTS
 from harness.prefect_server import prefect_env
-from harness.prefect_venv import REPO_ROOT
 from harness.processes import HarnessError, ManagedProcess, ProcessStack, wait_until
 
 FLOWS_SCRIPT = REPO_ROOT / "harness" / "flows" / "dalgo_flows.py"

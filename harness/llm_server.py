@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from harness.prefect_venv import REPO_ROOT, BuildUnavailable, build_lock, python_path, run_build_step
+from harness import REPO_ROOT
+from harness.prefect_venv import BuildUnavailable, build_lock, python_path, run_build_step
 from harness.processes import ManagedProcess, ProcessStack, free_port, http_ok, wait_until
 
 LLAMA_CPP_VERSION = "0.3.36"

@@ -15,6 +15,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness import REPO_ROOT
 from harness.processes import HarnessError, wait_until
 
 # The newest Prefect 3 release; the default server (and flow runner) of the e2e tests and the demo.
@@ -22,7 +23,6 @@ PREFECT_VERSION = "3.9.1"
 # Packages an older server needs pinned beside it: prefect 3.6.x does not pin FastAPI's upper bound, and with
 # FastAPI 0.165 its server fails at import on `Body(min_items=...)`; 0.128.8 works.
 EXTRA_PINS = {"3.6.29": ["fastapi==0.128.8"]}
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VENV_DIR = REPO_ROOT / ".cache" / "prefect-venv"
 # pip resolving and downloading ~270 MB takes 1-2 minutes here; a stalled index should not hang CI for long.
 BUILD_TIMEOUT_SECONDS = 600

@@ -3,7 +3,6 @@
 import datetime
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,7 +20,6 @@ from standins.prefect_api import PrefectStandin
 from standins.smtp_sink import SmtpSink
 
 WEBHOOK_KEY = "test-webhook-key-3f9a"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 GOOD_KEY = secrets.token_urlsafe(50)
 

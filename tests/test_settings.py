@@ -5,12 +5,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jwt
 from django.conf import settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from harness import REPO_ROOT
 
 
 def test_orm_broker_on_the_default_database_with_a_safe_lease():

@@ -21,9 +21,10 @@ from django.db import connection
 from django_q.models import Task
 from django_q.tasks import async_task
 
+from harness import REPO_ROOT
 from harness.app import CLUSTER_RUNNING
 from harness.processes import ProcessStack
-from tests.conftest import REPO_ROOT, poll_until, process_env
+from tests.conftest import poll_until, process_env
 
 pytestmark = pytest.mark.cluster
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import REPO_ROOT
+from harness import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "setup_system.sh"
 

@@ -6,7 +6,7 @@ import sys
 import httpx
 import pytest
 
-from harness.prefect_venv import REPO_ROOT
+from harness import REPO_ROOT
 from harness.processes import ProcessStack, wait_until
 
 
