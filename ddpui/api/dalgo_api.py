@@ -202,8 +202,7 @@ def connection_logsummary(
 @has_permission(["can_view_task_progress"])
 def task_progress(request: HttpRequest, task_id: str):
     """Dalgo's poll: a stored summary comes back on the first poll. Unknown keys answer Dalgo's 400."""
-    key = uuid_or_none(task_id)
-    session = org_session_by_public_id(request.orguser.org, key) if key else None
+    session = org_session_by_public_id(request.orguser.org, task_id)
     if session is None:
         return Status(400, NO_SUCH_TASK)
     return Status(200, {"progress": progress_of(session)})

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
@@ -86,11 +85,7 @@ class FeedbackOut(Schema):
 @has_permission(["can_view_pipeline"])
 def post_feedback(request: HttpRequest, summary_id: str, payload: FeedbackIn):
     """Store the caller's feedback on a summary of the caller's org; 404 for any other summary."""
-    try:
-        public_id = UUID(summary_id)
-    except ValueError:
-        return Status(404, {"detail": "no such summary"})
-    session = org_session_by_public_id(request.orguser.org, public_id)
+    session = org_session_by_public_id(request.orguser.org, summary_id)
     if session is None:
         return Status(404, {"detail": "no such summary"})
     feedback = give_feedback(session=session, orguser=request.orguser, helpful=payload.helpful,

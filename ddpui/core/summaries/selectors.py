@@ -72,9 +72,18 @@ def job_of_org_connection(org: Org, connection_id: str, job_id: int) -> bool:
     )
 
 
-def org_session_by_public_id(org: Org, public_id: UUID) -> LlmSession | None:
-    """A summary of the org by the id the UI polls; None for another org's."""
-    return org_sessions(org).filter(public_id=public_id).defer(*READ_API_SKIPS).first()
+def as_public_id(value: object) -> UUID | None:
+    """A summary's public id from what a caller sent (path, query or link); None for anything that is not a UUID."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def org_session_by_public_id(org: Org, public_id: object) -> LlmSession | None:
+    """A summary of the org by the id the UI polls; None for another org's, or for an id that is not one."""
+    key = as_public_id(public_id)
+    return org_sessions(org).filter(public_id=key).defer(*READ_API_SKIPS).first() if key else None
 
 
 def recent_org_sessions(
@@ -106,13 +115,10 @@ def ready_job_session(org: Org, job_id: int, attempt_number: int | None) -> LlmS
     )
 
 
-def session_by_public_id(public_id: str) -> LlmSession | None:
+def session_by_public_id(public_id: object) -> LlmSession | None:
     """A summary by the id the read API shows, or None for an id that is not one."""
-    try:
-        key = UUID(str(public_id))
-    except ValueError:
-        return None
-    return LlmSession.objects.select_related("org", "reused_from").filter(public_id=key).first()
+    key = as_public_id(public_id)
+    return LlmSession.objects.select_related("org", "reused_from").filter(public_id=key).first() if key else None
 
 
 def failure_session_of_run(flow_run_id: str, org_ids: list[int]) -> LlmSession | None:

@@ -50,3 +50,10 @@ def test_recent_summaries_are_newest_first_filtered_and_bounded(org):
     assert recent_org_sessions(org, limit=10) == [failed, newer, older]
     assert recent_org_sessions(org, status=SummaryStatus.READY, limit=1) == [newer]
     assert recent_org_sessions(org, since=newer.created_at, limit=10) == [failed, newer]
+
+
+def test_an_id_that_is_not_a_uuid_finds_nothing_and_queries_nothing(org, django_assert_num_queries):
+    summary(org, "run-1")
+    with django_assert_num_queries(0):
+        assert org_session_by_public_id(org, "not-a-uuid") is None
+        assert org_session_by_public_id(org, "1" * 500) is None
